@@ -1,0 +1,28 @@
+namespace Depot.Core.Errors;
+
+/// <summary>
+/// The stable error codes of the public contract (design §2.7). They appear as the <c>code</c> member of
+/// every problem+json body, map to typed exceptions in the client and to exit codes in the CLI.
+/// Never rename one; add new ones instead.
+/// </summary>
+public static class ErrorCodes
+{
+    public const string NotFound = "not_found";
+    public const string AlreadyExists = "already_exists";
+    public const string InvalidPath = "invalid_path";
+    public const string InvalidRequest = "invalid_request";
+    public const string TooLarge = "too_large";
+    public const string Unauthorized = "unauthorized";
+    public const string Forbidden = "forbidden";
+    public const string Conflict = "conflict";
+    public const string ChecksumMismatch = "checksum_mismatch";
+    public const string PreconditionFailed = "precondition_failed";
+    public const string NotModified = "not_modified";
+    public const string RangeNotSatisfiable = "range_not_satisfiable";
+    public const string InsufficientStorage = "insufficient_storage";
+    public const string RateLimited = "rate_limited";
+    public const string MethodNotAllowed = "method_not_allowed";
+    public const string LengthRequired = "length_required";
+    public const string Internal = "internal";
+    public const string Unavailable = "unavailable";
+}

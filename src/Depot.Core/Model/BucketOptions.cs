@@ -1,0 +1,17 @@
+namespace Depot.Core.Model;
+
+/// <summary>One bucket: where its bytes live and its limits.</summary>
+public sealed class BucketOptions
+{
+    /// <summary>The directory that holds the bucket's files (embedded default backend).</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>Largest object in bytes; larger uploads get <c>too_large</c> (413) before any byte is stored.</summary>
+    public long MaxObjectSize { get; set; } = 1L << 40;
+
+    /// <summary>Longest key in UTF-8 bytes; longer keys get <c>too_large</c> (413).</summary>
+    public int MaxKeyLength { get; set; } = 1024;
+
+    /// <summary>Refuse every change (uploads, deletes, moves) with <c>forbidden</c>.</summary>
+    public bool ReadOnly { get; set; }
+}

@@ -1,0 +1,108 @@
+using Depot.Core.Errors;
+using Depot.Core.Model;
+using Depot.Core.Paths;
+using Microsoft.Win32.SafeHandles;
+
+namespace Depot.Core.Storage.FileSystem;
+
+/// <summary>A staged write to a temporary file in the bucket's state folder.</summary>
+internal sealed class FileBlobWriter : IBlobWriter
+{
+    // Start writeback every 8 MiB so the final fdatasync does not have to flush the whole file at once.
+    private const long WritebackInterval = 8L << 20;
+    private readonly FileSystemBlobStore _store;
+    private readonly string _root;
+    private readonly string _tempPath;
+    private SafeFileHandle? _handle;
+    private long _writebackStart;
+    private bool _published;
+
+    public FileBlobWriter(FileSystemBlobStore store, string bucket, string root, string tempPath)
+    {
+        _store = store;
+        _root = root;
+        _tempPath = tempPath;
+        _ = bucket;
+        _handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+    }
+
+    public long Length { get; private set; }
+
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var handle = _handle ?? throw new ObjectDisposedException(nameof(FileBlobWriter));
+        try
+        {
+            RandomAccess.Write(handle, data.Span, Length);
+        }
+        catch (IOException e) when (StorageFullException.IsDiskFull(e))
+        {
+            throw new StorageFullException("No space left on the device that holds this bucket.", e);
+        }
+
+        Length += data.Length;
+        if (Length - _writebackStart >= WritebackInterval)
+        {
+            PosixIo.StartWriteback(handle, _writebackStart, Length - _writebackStart);
+            _writebackStart = Length;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask FlushDurableAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            PosixIo.FlushData(_handle ?? throw new ObjectDisposedException(nameof(FileBlobWriter)));
+        }
+        catch (IOException e) when (StorageFullException.IsDiskFull(e))
+        {
+            throw new StorageFullException("No space left on the device that holds this bucket.", e);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken)
+    {
+        if (key.Parent is { } parent && !FileSystemBlobStore.EnsureDirectory(_root, parent))
+        {
+            return ValueTask.FromResult<BlobStat?>(null);
+        }
+
+        var destination = FileSystemBlobStore.Combine(_root, key);
+        var existing = new FileInfo(destination);
+        if (Directory.Exists(destination) || existing.LinkTarget is not null)
+        {
+            return ValueTask.FromResult<BlobStat?>(null);
+        }
+
+        _handle!.Dispose();
+        _handle = null;
+        File.Move(_tempPath, destination, overwrite: true); // rename(2): readers see the old or the new file
+        _published = true;
+        PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
+        return ValueTask.FromResult<BlobStat?>(FileSystemBlobStore.ToStat(new FileInfo(destination)));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _handle?.Dispose();
+        _handle = null;
+        if (!_published)
+        {
+            try
+            {
+                File.Delete(_tempPath);
+            }
+            catch (IOException)
+            {
+                // Left for the startup sweep of the staging folder.
+            }
+        }
+
+        _ = _store;
+        return ValueTask.CompletedTask;
+    }
+}

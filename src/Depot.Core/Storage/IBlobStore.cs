@@ -1,0 +1,87 @@
+using Depot.Core.Model;
+using Depot.Core.Paths;
+
+namespace Depot.Core.Storage;
+
+/// <summary>
+/// Where object bytes live. Knows files and directories, not checksums, content types or users: the engine
+/// combines it with an <see cref="IMetadataStore"/>. Every backend passes the same conformance suite.
+/// </summary>
+/// <remarks>Implementations are thread-safe. Missing paths are values (null / false), not exceptions; I/O failures
+/// throw (<see cref="Errors.StorageFullException"/> when the device is full).</remarks>
+public interface IBlobStore
+{
+    /// <summary>Starts a staged write in <paramref name="bucket"/>: bytes go to temporary storage that no reader sees
+    /// until <see cref="IBlobWriter.PublishAsync"/>.</summary>
+    ValueTask<IBlobWriter> BeginWriteAsync(string bucket, CancellationToken cancellationToken);
+
+    /// <summary>The file or directory at <paramref name="key"/>, or null when there is none (or it is not reachable
+    /// inside the bucket, e.g. behind a symbolic link).</summary>
+    ValueTask<BlobStat?> StatAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+
+    /// <summary>Opens a file for reading (seekable), or null when there is none.</summary>
+    ValueTask<Stream?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a file. False when there was none.</summary>
+    ValueTask<bool> DeleteFileAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+
+    /// <summary>Creates a directory and its parents. False when a file is in the way.</summary>
+    ValueTask<bool> CreateDirectoryAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a directory (with everything below it when <paramref name="recursive"/>).</summary>
+    ValueTask<DirectoryDeleteResult> DeleteDirectoryAsync(string bucket, ObjectKey key, bool recursive, CancellationToken cancellationToken);
+
+    /// <summary>Atomically renames a file or directory within a bucket, creating the destination's parents.
+    /// The destination must not exist unless <paramref name="overwrite"/> (files only).</summary>
+    ValueTask<MoveResult> MoveAsync(string bucket, ObjectKey from, ObjectKey to, bool overwrite, CancellationToken cancellationToken);
+
+    /// <summary>One page of the directory at <paramref name="directory"/>, in <see cref="ObjectKey.CompareTo"/> order.
+    /// Null when the directory does not exist.</summary>
+    ValueTask<BlobListPage?> ListAsync(string bucket, ObjectKey directory, ListOptions options, CancellationToken cancellationToken);
+}
+
+/// <summary>A staged write. Dispose without publishing to discard the bytes.</summary>
+public interface IBlobWriter : IAsyncDisposable
+{
+    /// <summary>Appends bytes. The caller hashes; the writer only stores.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>Bytes written so far.</summary>
+    long Length { get; }
+
+    /// <summary>Makes the staged bytes durable (fsync). Called before publishing.</summary>
+    ValueTask FlushDurableAsync(CancellationToken cancellationToken);
+
+    /// <summary>Atomically makes the staged bytes visible at <paramref name="key"/> (replacing a file there), durably.
+    /// Returns the new blob's stat, or null when the key is taken by a directory.</summary>
+    ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken);
+}
+
+/// <summary>Blob stores whose bytes are plain local files expose their paths so servers can use sendfile.</summary>
+public interface ILocalFileBlobStore
+{
+    /// <summary>The absolute path of the file at <paramref name="key"/>, or null if it is not a reachable regular file.</summary>
+    string? GetFilePath(string bucket, ObjectKey key);
+}
+
+public enum DirectoryDeleteResult
+{
+    Deleted,
+    NotFound,
+    NotEmpty,
+    NotADirectory,
+}
+
+public enum MoveResult
+{
+    Moved,
+    SourceNotFound,
+    DestinationExists,
+    DestinationParentIsFile,
+    IntoItself,
+}
+
+/// <summary>A page of raw blob entries.</summary>
+public sealed record BlobListPage(IReadOnlyList<BlobListEntry> Entries, string? NextCursor);
+
+public sealed record BlobListEntry(ObjectKey Key, BlobStat Stat);

@@ -1,0 +1,417 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Depot.Core.Model;
+using Depot.Core.Security;
+using Depot.Core.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Depot.Storage.Sqlite;
+
+/// <summary>
+/// The embedded default metadata store: one SQLite database in WAL mode, also holding API keys.
+/// </summary>
+/// <remarks>
+/// Reads use pooled connections and run concurrently. Writes go through one writer connection
+/// (<c>synchronous=FULL</c>: a commit is durable when it returns) that takes every write queued while the previous
+/// commit ran and commits them together, so concurrent uploads share one fsync (group commit). Each write runs in
+/// its own savepoint, so one failing write does not undo the others of its batch.
+/// </remarks>
+public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
+{
+    /// <summary>The schema version this code writes; older databases are migrated forward on open.</summary>
+    public const int SchemaVersion = 1;
+    private const int MaxBatch = 256;
+    private readonly string _connectionString;
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
+    private SqliteConnection? _writer;
+    private Task? _writerLoop;
+
+    public SqliteMetadataStore(string databasePath)
+    {
+        DatabasePath = databasePath;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string DatabasePath { get; }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(DatabasePath))!);
+        _writer = new SqliteConnection(_connectionString);
+        await _writer.OpenAsync(cancellationToken);
+        await ExecuteAsync(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;", cancellationToken);
+        await MigrateAsync(_writer, cancellationToken);
+        _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
+    }
+
+    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        var current = Convert.ToInt32(await version.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        if (current > SchemaVersion)
+        {
+            throw new InvalidOperationException($"The metadata database has schema version {current}; this Depot understands up to {SchemaVersion}. Upgrade Depot.");
+        }
+
+        if (current < 1)
+        {
+            await ExecuteAsync(connection, """
+                BEGIN;
+                CREATE TABLE IF NOT EXISTS objects (
+                    bucket TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 BLOB NOT NULL,
+                    content_type TEXT,
+                    created_ticks INTEGER NOT NULL,
+                    modified_ticks INTEGER NOT NULL,
+                    blob_version TEXT NOT NULL,
+                    metadata TEXT,
+                    PRIMARY KEY (bucket, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS api_keys (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    secret_hash BLOB NOT NULL,
+                    scopes INTEGER NOT NULL,
+                    bucket TEXT,
+                    prefix TEXT,
+                    created_ticks INTEGER NOT NULL,
+                    expires_ticks INTEGER,
+                    revoked_ticks INTEGER,
+                    rate_limit INTEGER NOT NULL DEFAULT 0
+                );
+                PRAGMA user_version = 1;
+                COMMIT;
+                """, cancellationToken);
+        }
+    }
+
+    public async Task<ObjectRecord?> GetAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata FROM objects WHERE bucket = $b AND key = $k";
+        command.Parameters.AddWithValue("$b", bucket);
+        command.Parameters.AddWithValue("$k", key);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadObject(reader) : null;
+    }
+
+    public async Task<IReadOnlyDictionary<string, ObjectRecord>> GetManyAsync(string bucket, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, ObjectRecord>(StringComparer.Ordinal);
+        if (keys.Count == 0)
+        {
+            return result;
+        }
+
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        foreach (var chunk in keys.Chunk(500))
+        {
+            using var command = connection.CreateCommand();
+            var names = new string[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                names[i] = "$k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                command.Parameters.AddWithValue(names[i], chunk[i]);
+            }
+
+            command.Parameters.AddWithValue("$b", bucket);
+            command.CommandText = $"SELECT bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata FROM objects WHERE bucket = $b AND key IN ({string.Join(',', names)})";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var record = ReadObject(reader);
+                result[record.Key] = record;
+            }
+        }
+
+        return result;
+    }
+
+    public Task PutAsync(ObjectRecord record, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO objects (bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata)
+            VALUES ($b, $k, $size, $sha, $ct, $created, $modified, $version, $meta)
+            ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, content_type = excluded.content_type,
+                created_ticks = excluded.created_ticks, modified_ticks = excluded.modified_ticks, blob_version = excluded.blob_version,
+                metadata = excluded.metadata
+            """;
+        command.Parameters.AddWithValue("$b", record.Bucket);
+        command.Parameters.AddWithValue("$k", record.Key);
+        command.Parameters.AddWithValue("$size", record.Size);
+        command.Parameters.AddWithValue("$sha", record.Sha256);
+        command.Parameters.AddWithValue("$ct", (object?)record.ContentType ?? DBNull.Value);
+        command.Parameters.AddWithValue("$created", record.CreatedUtc.UtcTicks);
+        command.Parameters.AddWithValue("$modified", record.ModifiedUtc.UtcTicks);
+        command.Parameters.AddWithValue("$version", record.BlobVersion);
+        command.Parameters.AddWithValue("$meta", record.Metadata.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(record.Metadata, SqliteJson.Default.IReadOnlyDictionaryStringString));
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "DELETE FROM objects WHERE bucket = $b AND key = $k";
+        command.Parameters.AddWithValue("$b", bucket);
+        command.Parameters.AddWithValue("$k", key);
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task DeleteTreeAsync(string bucket, string key, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        if (key.Length == 0)
+        {
+            command.CommandText = "DELETE FROM objects WHERE bucket = $b";
+        }
+        else
+        {
+            // Keys below "a/b" are exactly those in ["a/b/", "a/b0"): '0' is the byte after '/'.
+            command.CommandText = "DELETE FROM objects WHERE bucket = $b AND (key = $k OR (key >= $lo AND key < $hi))";
+            command.Parameters.AddWithValue("$k", key);
+            command.Parameters.AddWithValue("$lo", key + "/");
+            command.Parameters.AddWithValue("$hi", key + "0");
+        }
+
+        command.Parameters.AddWithValue("$b", bucket);
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task MoveTreeAsync(string bucket, string from, string to, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var clear = connection.CreateCommand();
+        clear.Transaction = transaction;
+        clear.CommandText = "DELETE FROM objects WHERE bucket = $b AND (key = $to OR (key >= $tlo AND key < $thi))";
+        clear.Parameters.AddWithValue("$b", bucket);
+        clear.Parameters.AddWithValue("$to", to);
+        clear.Parameters.AddWithValue("$tlo", to + "/");
+        clear.Parameters.AddWithValue("$thi", to + "0");
+        clear.ExecuteNonQuery();
+
+        using var move = connection.CreateCommand();
+        move.Transaction = transaction;
+        move.CommandText = "UPDATE objects SET key = $to || substr(key, $n + 1) WHERE bucket = $b AND (key = $from OR (key >= $lo AND key < $hi))";
+        move.Parameters.AddWithValue("$b", bucket);
+        move.Parameters.AddWithValue("$to", to);
+        move.Parameters.AddWithValue("$from", from);
+        move.Parameters.AddWithValue("$n", from.Length);
+        move.Parameters.AddWithValue("$lo", from + "/");
+        move.Parameters.AddWithValue("$hi", from + "0");
+        move.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public async Task<ApiKeyRecord?> GetKeyAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, secret_hash, scopes, bucket, prefix, created_ticks, expires_ticks, revoked_ticks, rate_limit FROM api_keys WHERE id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadKey(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, name, secret_hash, scopes, bucket, prefix, created_ticks, expires_ticks, revoked_ticks, rate_limit FROM api_keys ORDER BY created_ticks, id";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(ReadKey(reader));
+        }
+
+        return keys;
+    }
+
+    public Task AddKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO api_keys (id, name, secret_hash, scopes, bucket, prefix, created_ticks, expires_ticks, revoked_ticks, rate_limit)
+            VALUES ($id, $name, $hash, $scopes, $bucket, $prefix, $created, $expires, NULL, $rate)
+            """;
+        command.Parameters.AddWithValue("$id", key.Id);
+        command.Parameters.AddWithValue("$name", key.Name);
+        command.Parameters.AddWithValue("$hash", key.SecretHash);
+        command.Parameters.AddWithValue("$scopes", (int)key.Scopes);
+        command.Parameters.AddWithValue("$bucket", (object?)key.Bucket ?? DBNull.Value);
+        command.Parameters.AddWithValue("$prefix", (object?)key.Prefix ?? DBNull.Value);
+        command.Parameters.AddWithValue("$created", key.CreatedUtc.UtcTicks);
+        command.Parameters.AddWithValue("$expires", key.ExpiresUtc is { } e ? e.UtcTicks : DBNull.Value);
+        command.Parameters.AddWithValue("$rate", key.RateLimitPerSecond);
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public async Task<bool> RevokeKeyAsync(string id, DateTimeOffset when, CancellationToken cancellationToken)
+    {
+        var changed = 0;
+        await EnqueueAsync((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE api_keys SET revoked_ticks = COALESCE(revoked_ticks, $when) WHERE id = $id";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$when", when.UtcTicks);
+            changed = command.ExecuteNonQuery();
+        }, cancellationToken);
+        return changed > 0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        if (_writerLoop is not null)
+        {
+            await _writerLoop;
+        }
+
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync();
+        }
+
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+
+    private Task EnqueueAsync(Action<SqliteConnection, SqliteTransaction> apply, CancellationToken cancellationToken)
+    {
+        var op = new WriteOp(apply);
+        ObjectDisposedException.ThrowIf(!_writes.Writer.TryWrite(op), this);
+
+        return op.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<WriteOp>(MaxBatch);
+        var reader = _writes.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && reader.TryRead(out var op))
+            {
+                batch.Add(op);
+            }
+
+            CommitBatch(batch);
+        }
+    }
+
+    private void CommitBatch(List<WriteOp> batch)
+    {
+        var failures = new Exception?[batch.Count];
+        try
+        {
+            using var transaction = _writer!.BeginTransaction();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                transaction.Save("op");
+                try
+                {
+                    batch[i].Apply(_writer, transaction);
+                    transaction.Release("op");
+                }
+                catch (SqliteException e)
+                {
+                    transaction.Rollback("op");
+                    transaction.Release("op");
+                    failures[i] = e;
+                }
+            }
+
+            transaction.Commit();
+        }
+        catch (Exception e)
+        {
+            foreach (var op in batch)
+            {
+                op.Completion.TrySetException(e);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (failures[i] is { } failure)
+            {
+                batch[i].Completion.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult();
+            }
+        }
+    }
+
+    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static ObjectRecord ReadObject(SqliteDataReader r)
+    {
+        var metadata = r.IsDBNull(8)
+            ? (IReadOnlyDictionary<string, string>)new Dictionary<string, string>()
+            : JsonSerializer.Deserialize(r.GetString(8), SqliteJson.Default.IReadOnlyDictionaryStringString) ?? new Dictionary<string, string>();
+        return new ObjectRecord(
+            r.GetString(0),
+            r.GetString(1),
+            r.GetInt64(2),
+            (byte[])r.GetValue(3),
+            r.IsDBNull(4) ? null : r.GetString(4),
+            new DateTimeOffset(r.GetInt64(5), TimeSpan.Zero),
+            new DateTimeOffset(r.GetInt64(6), TimeSpan.Zero),
+            r.GetString(7),
+            metadata);
+    }
+
+    private static ApiKeyRecord ReadKey(SqliteDataReader r) => new(
+        r.GetString(0),
+        r.GetString(1),
+        (byte[])r.GetValue(2),
+        (Scopes)r.GetInt32(3),
+        r.IsDBNull(4) ? null : r.GetString(4),
+        r.IsDBNull(5) ? null : r.GetString(5),
+        new DateTimeOffset(r.GetInt64(6), TimeSpan.Zero),
+        r.IsDBNull(7) ? null : new DateTimeOffset(r.GetInt64(7), TimeSpan.Zero),
+        r.IsDBNull(8) ? null : new DateTimeOffset(r.GetInt64(8), TimeSpan.Zero),
+        r.GetInt32(9));
+
+    private sealed class WriteOp(Action<SqliteConnection, SqliteTransaction> apply)
+    {
+        public Action<SqliteConnection, SqliteTransaction> Apply { get; } = apply;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+internal sealed partial class SqliteJson : System.Text.Json.Serialization.JsonSerializerContext;
