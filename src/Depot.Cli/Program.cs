@@ -1,0 +1,3 @@
+using Depot.Cli.Commands;
+
+return await DepotCommand.RunAsync(args);

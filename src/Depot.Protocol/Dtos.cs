@@ -1,0 +1,132 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Depot.Protocol;
+
+/// <summary>An object or directory as the API describes it.</summary>
+public sealed record ObjectInfoDto
+{
+    public required string Bucket { get; init; }
+    public required string Key { get; init; }
+    public required string Type { get; init; }
+    public long Size { get; init; }
+    public DateTimeOffset Modified { get; init; }
+    public DateTimeOffset? Created { get; init; }
+    public string? ContentType { get; init; }
+    public string? Sha256 { get; init; }
+    public string? ETag { get; init; }
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+}
+
+/// <summary>One entry of a listing.</summary>
+public sealed record ListEntryDto
+{
+    public required string Name { get; init; }
+    public required string Key { get; init; }
+    public required string Type { get; init; }
+    public long Size { get; init; }
+    public DateTimeOffset Modified { get; init; }
+    public string? Sha256 { get; init; }
+}
+
+public sealed record ListPageDto
+{
+    public required string Bucket { get; init; }
+    public required string Prefix { get; init; }
+    public required IReadOnlyList<ListEntryDto> Entries { get; init; }
+    public string? NextCursor { get; init; }
+}
+
+/// <summary>Body of <c>POST /v1/{bucket}/{key}?move</c> and <c>?copy</c>.</summary>
+public sealed record TransferRequestDto
+{
+    /// <summary>Destination key.</summary>
+    public string? To { get; init; }
+
+    /// <summary>Destination bucket (copy only; default: the same bucket).</summary>
+    public string? Bucket { get; init; }
+
+    /// <summary>Replace a file at the destination.</summary>
+    public bool Overwrite { get; init; }
+}
+
+public sealed record BucketDto
+{
+    public required string Name { get; init; }
+    public long MaxObjectSize { get; init; }
+    public int MaxKeyLength { get; init; }
+    public bool ReadOnly { get; init; }
+    public long? TotalBytes { get; init; }
+    public long? FreeBytes { get; init; }
+}
+
+public sealed record BucketListDto
+{
+    public required IReadOnlyList<BucketDto> Buckets { get; init; }
+}
+
+/// <summary>Body of <c>POST /v1/_keys</c>.</summary>
+public sealed record CreateKeyRequestDto
+{
+    public string? Name { get; init; }
+    public IReadOnlyList<string>? Scopes { get; init; }
+    public string? Bucket { get; init; }
+    public string? Prefix { get; init; }
+    public DateTimeOffset? Expires { get; init; }
+    public int RateLimit { get; init; }
+}
+
+public sealed record ApiKeyDto
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required IReadOnlyList<string> Scopes { get; init; }
+    public string? Bucket { get; init; }
+    public string? Prefix { get; init; }
+    public DateTimeOffset Created { get; init; }
+    public DateTimeOffset? Expires { get; init; }
+    public DateTimeOffset? Revoked { get; init; }
+    public int RateLimit { get; init; }
+
+    /// <summary>The secret token; present only in the answer that created the key.</summary>
+    public string? Token { get; init; }
+}
+
+public sealed record ApiKeyListDto
+{
+    public required IReadOnlyList<ApiKeyDto> Keys { get; init; }
+}
+
+public sealed record HealthDto
+{
+    public required string Status { get; init; }
+    public required string Version { get; init; }
+}
+
+/// <summary>RFC 9457 problem details with Depot's stable <see cref="Code"/>.</summary>
+public sealed record ProblemDto
+{
+    public string Type { get; init; } = "about:blank";
+    public required string Title { get; init; }
+    public int Status { get; init; }
+    public string? Detail { get; init; }
+    public string? Instance { get; init; }
+    public required string Code { get; init; }
+
+    /// <summary>Extra members (e.g. <c>etag</c> on a failed compare-and-swap), serialized at the top level.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extensions { get; set; }
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ObjectInfoDto))]
+[JsonSerializable(typeof(ListPageDto))]
+[JsonSerializable(typeof(TransferRequestDto))]
+[JsonSerializable(typeof(BucketListDto))]
+[JsonSerializable(typeof(CreateKeyRequestDto))]
+[JsonSerializable(typeof(ApiKeyDto))]
+[JsonSerializable(typeof(ApiKeyListDto))]
+[JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(ProblemDto))]
+[JsonSerializable(typeof(string))]
+public sealed partial class DepotJson : JsonSerializerContext;

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
+using Depot.Core.Errors;
+using Depot.Core.Security;
+using Depot.Server.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace Depot.Server.Auth;
+
+/// <summary>
+/// Authenticates the bearer key, applies its rate limit and checks that its scopes, bucket and prefix cover the request.
+/// </summary>
+/// <remarks>Keys are looked up by id and compared by SHA-256 in constant time; secrets are never logged or kept in
+/// memory beyond the request. Key records are cached briefly; revoking a key through this node evicts it at once.</remarks>
+public sealed class AccessGuard
+{
+    public const string IdentityItem = "depot.identity";
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
+    private readonly IApiKeyStore _keys;
+    private readonly DepotServerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly byte[]? _adminKeyHash;
+    private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, RateLimiter> _limiters = new(StringComparer.Ordinal);
+
+    public AccessGuard(IApiKeyStore keys, DepotServerOptions options, TimeProvider time)
+    {
+        _keys = keys;
+        _options = options;
+        _time = time;
+        if (!string.IsNullOrEmpty(options.AdminKey))
+        {
+            _adminKeyHash = ApiKeyTokens.Hash(options.AdminKey);
+        }
+    }
+
+    /// <summary>Authenticates, rate-limits and authorizes. Null when allowed; otherwise the error to answer with.</summary>
+    public async ValueTask<DepotError?> CheckAsync(HttpContext context, Scopes scope, string? bucket, string? key, bool asDirectoryAncestor = false)
+    {
+        var identity = await AuthenticateAsync(context);
+        if (identity is null)
+        {
+            return new DepotError(ErrorCodes.Unauthorized, context.Request.Headers.Authorization.Count == 0
+                ? "This request needs an API key: send 'Authorization: Bearer <key>'."
+                : "The API key is unknown, expired or revoked.");
+        }
+
+        if (!TryAcquire(identity, context))
+        {
+            return new DepotError(ErrorCodes.RateLimited, "Too many requests for this API key; slow down and retry after the time in Retry-After.");
+        }
+
+        if (!identity.Has(scope))
+        {
+            return new DepotError(ErrorCodes.Forbidden, $"This API key lacks the '{ScopeNames.ToNames(scope)[0]}' scope.");
+        }
+
+        if (bucket is not null && !identity.Covers(bucket, key ?? string.Empty, asDirectoryAncestor))
+        {
+            return new DepotError(ErrorCodes.Forbidden, "This API key is not valid for that bucket or path.");
+        }
+
+        return null;
+    }
+
+    /// <summary>The caller, or null when the key is missing (and anonymous reading is off), malformed or not valid.</summary>
+    public async ValueTask<CallerIdentity?> AuthenticateAsync(HttpContext context)
+    {
+        if (context.Items.TryGetValue(IdentityItem, out var cached))
+        {
+            return cached as CallerIdentity;
+        }
+
+        var identity = await ResolveAsync(context);
+        context.Items[IdentityItem] = identity;
+        return identity;
+    }
+
+    /// <summary>Forgets a cached key (after revocation).</summary>
+    public void Evict(string keyId) => _cache.TryRemove(keyId, out _);
+
+    private async ValueTask<CallerIdentity?> ResolveAsync(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization;
+        if (header.Count == 0)
+        {
+            return _options.AnonymousRead ? CallerIdentity.Anonymous : null;
+        }
+
+        var value = header.ToString();
+        if (header.Count != 1 || !value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var token = value["Bearer ".Length..].Trim();
+        if (token.Length == 0)
+        {
+            return null;
+        }
+
+        if (_adminKeyHash is not null && ApiKeyTokens.Matches(token, _adminKeyHash))
+        {
+            return new CallerIdentity("admin", Scopes.All, null, null, 0);
+        }
+
+        var id = ApiKeyTokens.TryGetId(token);
+        if (id is null)
+        {
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        ApiKeyRecord? record;
+        if (_cache.TryGetValue(id, out var entry) && entry.Until > now)
+        {
+            record = entry.Record;
+        }
+        else
+        {
+            record = await _keys.GetKeyAsync(id, context.RequestAborted);
+            _cache[id] = (record, now + CacheFor);
+        }
+
+        if (record is null || record.RevokedUtc is not null || (record.ExpiresUtc is { } expires && expires <= now)
+            || !ApiKeyTokens.Matches(token, record.SecretHash))
+        {
+            return null;
+        }
+
+        return new CallerIdentity(record.Id, record.Scopes, record.Bucket, record.Prefix, record.RateLimitPerSecond);
+    }
+
+    private bool TryAcquire(CallerIdentity identity, HttpContext context)
+    {
+        var perSecond = identity.RateLimitPerSecond > 0 ? identity.RateLimitPerSecond : _options.RateLimitPerSecond;
+        if (perSecond <= 0)
+        {
+            return true;
+        }
+
+        // Anonymous callers are limited per client address, keys per key.
+        var partition = identity == CallerIdentity.Anonymous ? "anon:" + context.Connection.RemoteIpAddress : identity.KeyId;
+        var limiter = _limiters.GetOrAdd(partition + "/" + perSecond, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perSecond,
+            TokensPerPeriod = perSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+        using var lease = limiter.AttemptAcquire();
+        if (lease.IsAcquired)
+        {
+            return true;
+        }
+
+        context.Response.Headers.RetryAfter = "1";
+        return false;
+    }
+}

@@ -1,0 +1,228 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Depot.Core.Engine;
+using Depot.Core.Errors;
+using Depot.Core.Model;
+using Depot.Core.Security;
+using Depot.Protocol;
+using Depot.Server.Auth;
+using Depot.Server.Http;
+using Microsoft.AspNetCore.Http;
+
+namespace Depot.Server.Handlers;
+
+/// <summary>GET and HEAD on <c>/v1/{bucket}/{key}</c>: download, list, stat.</summary>
+public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
+{
+    private const int CopyBufferSize = 256 << 10;
+
+    /// <summary>"GET /v1/{bucket}/{key} downloads the object, whole or by Range (one or several ranges); HEAD answers
+    /// the same headers without a body. A path ending in '/' (or ?list) lists the directory; ?stat describes it."</summary>
+    public async Task HandleAsync(HttpContext context, ObjectTarget target)
+    {
+        var query = context.Request.Query;
+        var listing = target.DirectoryForm || query.ContainsKey(DepotQuery.List);
+        var denied = await guard.CheckAsync(context, Scopes.Read, target.Bucket, target.Key.Value, asDirectoryAncestor: listing || query.ContainsKey(DepotQuery.Stat));
+        if (denied is not null)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
+        if (listing)
+        {
+            await ListAsync(context, target);
+        }
+        else if (query.ContainsKey(DepotQuery.Stat))
+        {
+            await StatAsync(context, target);
+        }
+        else
+        {
+            await DownloadAsync(context, target);
+        }
+    }
+
+    /// <summary>"List a directory: names, sizes, mtimes and types in stable order, optionally recursive, in pages of
+    /// ?limit= entries (default 1000, at most 10000) continued with ?cursor=."</summary>
+    private async Task ListAsync(HttpContext context, ObjectTarget target)
+    {
+        var query = context.Request.Query;
+        var limit = 1000;
+        if (query.TryGetValue(DepotQuery.Limit, out var limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > ListOptions.MaxLimit))
+        {
+            await Problems.WriteAsync(context, DepotError.InvalidRequest($"limit must be a whole number from 1 to {ListOptions.MaxLimit}."));
+            return;
+        }
+
+        var recursive = IsTrue(query, DepotQuery.Recursive);
+        var cursor = query.TryGetValue(DepotQuery.Cursor, out var c) ? c.ToString() : null;
+        var page = await engine.ListAsync(target.Bucket, target.Key, new ListOptions(recursive, limit, cursor), context.RequestAborted);
+        if (!page.TryGetValue(out var value, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        var dto = new ListPageDto
+        {
+            Bucket = target.Bucket,
+            Prefix = target.Key.Value,
+            Entries = value.Entries.Select(Mapping.ToDto).ToList(),
+            NextCursor = value.NextCursor,
+        };
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, dto, DepotJson.Default.ListPageDto, context.RequestAborted);
+    }
+
+    /// <summary>"GET ?stat describes a file (size, checksum, ETag, times, content type, metadata) or a directory."</summary>
+    private async Task StatAsync(HttpContext context, ObjectTarget target)
+    {
+        var stat = await engine.StatAsync(target.Bucket, target.Key, context.RequestAborted);
+        if (!stat.TryGetValue(out var value, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(value), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+    }
+
+    private async Task DownloadAsync(HttpContext context, ObjectTarget target)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var opened = await engine.OpenReadAsync(target.Bucket, target.Key, context.RequestAborted);
+        if (!opened.TryGetValue(out var read, out var error))
+        {
+            if (error.Code == ErrorCodes.NotFound && await engine.StatAsync(target.Bucket, target.Key, context.RequestAborted) is { IsSuccess: true, Value.IsDirectory: true })
+            {
+                if (HttpMethods.IsHead(request.Method))
+                {
+                    response.Headers[DepotHeaders.EntryType] = "directory";
+                    return;
+                }
+
+                error = DepotError.Conflict($"'{target.Key}' is a directory; list it with a trailing '/' or ?list.");
+            }
+
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        await using var content = read.Content;
+        var record = read.Record;
+        Mapping.WriteObjectHeaders(response, record);
+        response.Headers.AcceptRanges = "bytes";
+        switch (Conditionals.Evaluate(request, record))
+        {
+            case Conditionals.Outcome.NotModified:
+                response.StatusCode = StatusCodes.Status304NotModified;
+                return;
+            case Conditionals.Outcome.PreconditionFailed:
+                await Problems.WriteAsync(context, new DepotError(ErrorCodes.PreconditionFailed, $"The current ETag of '{target.Key}' is {record.ETag}; the precondition does not hold.")
+                {
+                    Extensions = new Dictionary<string, object?> { ["etag"] = record.ETag },
+                });
+                return;
+        }
+
+        var contentType = record.ContentType ?? ContentTypes.Guess(record.Key);
+        response.Headers.ContentDisposition = ContentDisposition(record.Key, IsTrue(request.Query, DepotQuery.Download));
+        var (kind, ranges) = Conditionals.RangeApplies(request, record)
+            ? ByteRanges.Parse(request.Headers.Range, record.Size)
+            : (ByteRanges.Kind.Whole, []);
+        var head = HttpMethods.IsHead(request.Method);
+        switch (kind)
+        {
+            case ByteRanges.Kind.Unsatisfiable:
+                response.Headers.ContentRange = $"bytes */{record.Size}";
+                await Problems.WriteAsync(context, new DepotError(ErrorCodes.RangeNotSatisfiable, $"The range lies outside the object's {record.Size} bytes."));
+                return;
+            case ByteRanges.Kind.Satisfiable when ranges.Count == 1:
+                var range = ranges[0];
+                response.StatusCode = StatusCodes.Status206PartialContent;
+                response.ContentType = contentType;
+                response.Headers.ContentRange = $"bytes {range.Start}-{range.End - 1}/{record.Size}";
+                response.ContentLength = range.Length;
+                if (!head)
+                {
+                    await CopyRangeAsync(content, range.Start, range.Length, response, context.RequestAborted);
+                }
+
+                return;
+            case ByteRanges.Kind.Satisfiable:
+                await WriteMultipartAsync(context, content, ranges, contentType, record.Size, head);
+                return;
+        }
+
+        response.ContentType = contentType;
+        response.ContentLength = record.Size;
+        if (!head)
+        {
+            await CopyRangeAsync(content, 0, record.Size, response, context.RequestAborted);
+        }
+    }
+
+    /// <summary>multipart/byteranges (RFC 9110 §14.6), with an exact Content-Length.</summary>
+    private static async Task WriteMultipartAsync(HttpContext context, Stream content, IReadOnlyList<ByteRanges.Range> ranges, string contentType, long size, bool head)
+    {
+        var boundary = "depot-" + Guid.NewGuid().ToString("N");
+        var parts = ranges.Select(r => (Range: r, Header: Encoding.ASCII.GetBytes($"\r\n--{boundary}\r\nContent-Type: {contentType}\r\nContent-Range: bytes {r.Start}-{r.End - 1}/{size}\r\n\r\n"))).ToList();
+        var tail = Encoding.ASCII.GetBytes($"\r\n--{boundary}--\r\n");
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status206PartialContent;
+        response.ContentType = $"multipart/byteranges; boundary={boundary}";
+        response.ContentLength = parts.Sum(p => p.Header.Length + p.Range.Length) + tail.Length;
+        if (head)
+        {
+            return;
+        }
+
+        foreach (var (range, header) in parts)
+        {
+            await response.Body.WriteAsync(header, context.RequestAborted);
+            await CopyRangeAsync(content, range.Start, range.Length, response, context.RequestAborted);
+        }
+
+        await response.Body.WriteAsync(tail, context.RequestAborted);
+    }
+
+    private static async Task CopyRangeAsync(Stream content, long offset, long count, HttpResponse response, CancellationToken cancellationToken)
+    {
+        content.Seek(offset, SeekOrigin.Begin);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyBufferSize, Math.Max(count, 1)));
+        try
+        {
+            while (count > 0)
+            {
+                var n = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken);
+                if (n == 0)
+                {
+                    throw new IOException("The file became shorter while it was being sent.");
+                }
+
+                await response.Body.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                count -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static string ContentDisposition(string key, bool attachment)
+    {
+        var name = key[(key.LastIndexOf('/') + 1)..];
+        var ascii = new string(name.Select(ch => ch is >= ' ' and < (char)127 and not '"' and not '\\' ? ch : '_').ToArray());
+        return $"{(attachment ? "attachment" : "inline")}; filename=\"{ascii}\"; filename*=UTF-8''{Uri.EscapeDataString(name)}";
+    }
+
+    internal static bool IsTrue(IQueryCollection query, string name) =>
+        query.TryGetValue(name, out var v) && (v.Count == 0 || v.ToString() is "" or "1" or "true" or "yes");
+}

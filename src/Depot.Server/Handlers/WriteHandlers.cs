@@ -1,0 +1,307 @@
+using System.Text.Json;
+using Depot.Core.Engine;
+using Depot.Core.Errors;
+using Depot.Core.Model;
+using Depot.Core.Paths;
+using Depot.Core.Security;
+using Depot.Protocol;
+using Depot.Server.Auth;
+using Depot.Server.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace Depot.Server.Handlers;
+
+/// <summary>PUT, DELETE and POST (move, copy) on <c>/v1/{bucket}/{key}</c>.</summary>
+public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimeProvider time)
+{
+    /// <summary>"PUT /v1/{bucket}/{key} stores the body at the key, streamed, hashed, fsync'd and published atomically;
+    /// a path ending in '/' creates that directory."</summary>
+    public async Task PutAsync(HttpContext context, ObjectTarget target)
+    {
+        var denied = await guard.CheckAsync(context, Scopes.Write, target.Bucket, target.Key.Value);
+        if (denied is not null)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
+        if (target.DirectoryForm)
+        {
+            await MakeDirectoryAsync(context, target);
+            return;
+        }
+
+        var request = context.Request;
+        var options = ParsePutOptions(request);
+        if (!options.TryGetValue(out var putOptions, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        var started = time.GetUtcNow();
+        Result<ObjectRecord> put;
+        try
+        {
+            put = await engine.PutAsync(target.Bucket, target.Key, request.Body, putOptions, context.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            put = DepotError.TooLarge(e.Message);
+        }
+
+        if (!put.TryGetValue(out var record, out var putError))
+        {
+            await Problems.WriteAsync(context, putError);
+            return;
+        }
+
+        // A record created during this request is new; an older one was replaced.
+        var created = record.CreatedUtc >= started;
+        await WriteInfoAsync(context, Mapping.ToDto(record), record, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    /// <summary>"PUT /v1/{bucket}/{dir}/ creates the directory and its parents; an existing directory is fine."</summary>
+    private async Task MakeDirectoryAsync(HttpContext context, ObjectTarget target)
+    {
+        if (target.Key.IsRoot)
+        {
+            await Problems.WriteAsync(context, DepotError.InvalidPath("Name the directory to create."));
+            return;
+        }
+
+        var made = await engine.CreateDirectoryAsync(target.Bucket, target.Key, context.RequestAborted);
+        if (!made.TryGetValue(out var stat, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status201Created;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+    }
+
+    /// <summary>"DELETE /v1/{bucket}/{key} deletes a file (If-Match makes it conditional); a directory needs a path
+    /// ending in '/' or ?recursive, and a non-empty one needs ?recursive=true."</summary>
+    public async Task DeleteAsync(HttpContext context, ObjectTarget target)
+    {
+        var denied = await guard.CheckAsync(context, Scopes.Delete, target.Bucket, target.Key.Value);
+        if (denied is not null)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
+        var recursive = ReadHandlers.IsTrue(context.Request.Query, DepotQuery.Recursive);
+        Outcome outcome;
+        if (target.DirectoryForm || recursive)
+        {
+            outcome = await engine.DeleteDirectoryAsync(target.Bucket, target.Key, recursive, context.RequestAborted);
+            if (outcome.Error is { Code: ErrorCodes.Conflict } && !target.DirectoryForm)
+            {
+                // ?recursive on a file: delete the file.
+                outcome = await engine.DeleteAsync(target.Bucket, target.Key, null, context.RequestAborted);
+            }
+        }
+        else
+        {
+            var precondition = ParsePrecondition(context.Request);
+            if (!precondition.TryGetValue(out var pre, out var preError))
+            {
+                await Problems.WriteAsync(context, preError);
+                return;
+            }
+
+            outcome = await engine.DeleteAsync(target.Bucket, target.Key, pre, context.RequestAborted);
+        }
+
+        if (!outcome.IsSuccess)
+        {
+            await Problems.WriteAsync(context, outcome.Error!);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>"POST ?move renames a file or directory inside its bucket, atomically; POST ?copy copies a file to another
+    /// key or bucket. The JSON body names the destination: {"to": key, "bucket": name, "overwrite": bool}."</summary>
+    public async Task TransferAsync(HttpContext context, ObjectTarget target)
+    {
+        var query = context.Request.Query;
+        var move = query.ContainsKey(DepotQuery.Move);
+        if (!move && !query.ContainsKey(DepotQuery.Copy))
+        {
+            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, "POST on an object needs ?move or ?copy.");
+            return;
+        }
+
+        TransferRequestDto? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Default.TransferRequestDto, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, $"The body is not valid JSON: {e.Message}");
+            return;
+        }
+
+        if (body?.To is null)
+        {
+            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, "The body must name the destination: {\"to\": \"new/key\"}.");
+            return;
+        }
+
+        var destinationBucket = body.Bucket ?? target.Bucket;
+        var bucketOk = BucketName.Validate(destinationBucket);
+        if (!bucketOk.IsSuccess)
+        {
+            await Problems.WriteAsync(context, bucketOk.Error!);
+            return;
+        }
+
+        if (!ObjectKey.Parse(body.To).TryGetValue(out var to, out var keyError))
+        {
+            await Problems.WriteAsync(context, keyError);
+            return;
+        }
+
+        if (move && destinationBucket != target.Bucket)
+        {
+            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, "Move stays inside a bucket; copy to another bucket, then delete.");
+            return;
+        }
+
+        var denied = await guard.CheckAsync(context, move ? Scopes.Delete : Scopes.Read, target.Bucket, target.Key.Value)
+            ?? await guard.CheckAsync(context, Scopes.Write, destinationBucket, to.Value);
+        if (denied is not null)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
+        if (move)
+        {
+            var moved = await engine.MoveAsync(target.Bucket, target.Key, to, body.Overwrite, context.RequestAborted);
+            if (!moved.TryGetValue(out var stat, out var error))
+            {
+                await Problems.WriteAsync(context, error);
+                return;
+            }
+
+            context.Response.ContentType = "application/json";
+            await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+            return;
+        }
+
+        var copied = await engine.CopyAsync(target.Bucket, target.Key, destinationBucket, to, body.Overwrite, context.RequestAborted);
+        if (!copied.TryGetValue(out var record, out var copyError))
+        {
+            await Problems.WriteAsync(context, copyError);
+            return;
+        }
+
+        await WriteInfoAsync(context, Mapping.ToDto(record), record, StatusCodes.Status201Created);
+    }
+
+    private static async Task WriteInfoAsync(HttpContext context, ObjectInfoDto dto, ObjectRecord record, int status)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        Mapping.WriteObjectHeaders(response, record);
+        response.Headers.Location = DepotRoutes.Object(record.Bucket, record.Key);
+        response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(response.Body, dto, DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+    }
+
+    private static Result<PutOptions> ParsePutOptions(HttpRequest request)
+    {
+        byte[]? md5 = null;
+        if (request.Headers.ContentMD5 is { Count: > 0 } md5Header)
+        {
+            try
+            {
+                md5 = Convert.FromBase64String(md5Header.ToString());
+            }
+            catch (FormatException)
+            {
+                md5 = null;
+            }
+
+            if (md5 is not { Length: 16 })
+            {
+                return DepotError.InvalidRequest("Content-MD5 must be the base64 of 16 bytes.");
+            }
+        }
+
+        byte[]? sha256 = null;
+        if (request.Headers.TryGetValue(DepotHeaders.Sha256, out var shaHeader))
+        {
+            var hex = shaHeader.ToString();
+            if (hex.Length != 64 || !hex.All(char.IsAsciiHexDigit))
+            {
+                return DepotError.InvalidRequest($"{DepotHeaders.Sha256} must be 64 hex digits.");
+            }
+
+            sha256 = Convert.FromHexString(hex);
+        }
+
+        var precondition = ParsePrecondition(request);
+        if (!precondition.TryGetValue(out var pre, out var preError))
+        {
+            return preError;
+        }
+
+        var metadata = Metadata.FromHeaders(request.Headers);
+        if (!metadata.TryGetValue(out var meta, out var metaError))
+        {
+            return metaError;
+        }
+
+        return new PutOptions
+        {
+            ContentType = string.IsNullOrEmpty(request.ContentType) ? null : request.ContentType,
+            ExpectedLength = request.ContentLength,
+            ExpectedSha256 = sha256,
+            ExpectedMd5 = md5,
+            Precondition = pre,
+            Metadata = meta,
+        };
+    }
+
+    /// <summary>If-None-Match: * is create-only; If-Match: "etag" is compare-and-swap (RFC 9110 §13.1.1–13.1.2).</summary>
+    private static Result<WritePrecondition?> ParsePrecondition(HttpRequest request)
+    {
+        var headers = request.GetTypedHeaders();
+        try
+        {
+            if (headers.IfMatch is { Count: > 0 } ifMatch)
+            {
+                return ifMatch.Any(t => t.Equals(EntityTagHeaderValue.Any))
+                    ? new WritePrecondition.MustExist()
+                    : new WritePrecondition.ETagMatches(ifMatch.Select(t => t.Tag.ToString()).ToList());
+            }
+
+            if (headers.IfNoneMatch is { Count: > 0 } ifNoneMatch)
+            {
+                return ifNoneMatch.Any(t => t.Equals(EntityTagHeaderValue.Any))
+                    ? new WritePrecondition.MustNotExist()
+                    : new WritePrecondition.ETagDiffers(ifNoneMatch.Select(t => t.Tag.ToString()).ToList());
+            }
+        }
+        catch (FormatException)
+        {
+            return DepotError.InvalidRequest("If-Match / If-None-Match must be '*' or quoted entity tags.");
+        }
+
+        if ((request.Headers.IfMatch.Count > 0 && headers.IfMatch.Count == 0) || (request.Headers.IfNoneMatch.Count > 0 && headers.IfNoneMatch.Count == 0))
+        {
+            return DepotError.InvalidRequest("If-Match / If-None-Match must be '*' or quoted entity tags.");
+        }
+
+        return (WritePrecondition?)null;
+    }
+}

@@ -1,0 +1,70 @@
+using Depot.Core.Model;
+
+namespace Depot.Server.Hosting;
+
+/// <summary>Everything <c>depot serve</c> can be told. Bound from flags, environment or a JSON config file.</summary>
+public sealed class DepotServerOptions
+{
+    /// <summary>The directory served as bucket <c>default</c>; its hidden <c>.depot</c> folder holds the state.</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>Where to listen: <c>HOST:PORT</c> (port 0 picks a free one).</summary>
+    public string Listen { get; set; } = "127.0.0.1:8080";
+
+    /// <summary>Further buckets by name; each maps to its own directory. The default bucket may be given here for limits.</summary>
+    public Dictionary<string, BucketOptions> Buckets { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Limits applied to buckets that do not set their own (including <c>default</c>).</summary>
+    public long MaxObjectSize { get; set; } = 1L << 40;
+
+    public int MaxKeyLength { get; set; } = 1024;
+
+    /// <summary>The admin key (from <c>DEPOT_ADMIN_KEY</c> or <c>--admin-key</c>). When null and no admin key exists yet,
+    /// one is generated, stored hashed and printed once.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>Let requests without a key read every bucket. Off unless asked for explicitly.</summary>
+    public bool AnonymousRead { get; set; }
+
+    /// <summary>Requests per second per API key (0 = unlimited). A key's own limit overrides it.</summary>
+    public int RateLimitPerSecond { get; set; }
+
+    /// <summary>PEM or PFX certificate for HTTPS.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key when <see cref="TlsCertificatePath"/> is a PEM certificate without its key.</summary>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>Password of a PFX certificate.</summary>
+    public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>Generate (once, then reuse from the state folder) a self-signed certificate.</summary>
+    public bool TlsSelfSigned { get; set; }
+
+    /// <summary>Describe (hash) files already in the buckets in the background at start.</summary>
+    public bool ScanOnStart { get; set; } = true;
+
+    /// <summary>How long shutdown waits for requests in flight.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public string StateDirectory => Path.Combine(Path.GetFullPath(DataDirectory), ".depot");
+
+    /// <summary>Every bucket with its limits resolved; <c>default</c> is <see cref="DataDirectory"/>.</summary>
+    public Dictionary<string, BucketOptions> ResolveBuckets()
+    {
+        var result = new Dictionary<string, BucketOptions>(StringComparer.Ordinal);
+        foreach (var (name, bucket) in Buckets)
+        {
+            result[name] = bucket;
+        }
+
+        if (!result.TryGetValue(Core.Paths.BucketName.Default, out var main))
+        {
+            main = new BucketOptions { MaxObjectSize = MaxObjectSize, MaxKeyLength = MaxKeyLength };
+            result[Core.Paths.BucketName.Default] = main;
+        }
+
+        main.Path = Path.GetFullPath(DataDirectory);
+        return result;
+    }
+}
