@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs Depot's whole test suite and ends with one line "N passed, N failed".
+# Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Crash]
+# Everything the tests need is installed here, never by hand.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+install_apt() {
+  if [ "$(id -u)" = 0 ] && need apt-get; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 || echo "warning: apt-get install $* failed" >&2
+  else
+    echo "warning: missing $*; install it (root needed)" >&2
+  fi
+}
+need curl || install_apt curl
+need kill || install_apt procps
+need dotnet || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+results=$(mktemp -d "${TMPDIR:-/tmp}/depot-test.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+
+dotnet build Depot.slnx -c Release -nologo -v q || { echo "0 passed, 1 failed"; exit 1; }
+dotnet test Depot.slnx -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
+status=$?
+
+# Count from the TRX files (one per test project), not from console text.
+read -r passed failed < <(cat "$results"/*.trx 2>/dev/null | tr '>' '\n' | awk '
+  /<Counters / {
+    for (i = 1; i <= NF; i++) {
+      if ($i ~ /^passed=/) { gsub(/[^0-9]/, "", $i); p += $i }
+      if ($i ~ /^failed=/) { gsub(/[^0-9]/, "", $i); f += $i }
+      if ($i ~ /^error=/) { gsub(/[^0-9]/, "", $i); f += $i }
+      if ($i ~ /^timeout=/) { gsub(/[^0-9]/, "", $i); f += $i }
+      if ($i ~ /^aborted=/) { gsub(/[^0-9]/, "", $i); f += $i }
+    }
+  }
+  END { print p + 0, f + 0 }')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # the run failed without a counted test failure (a crash or no results): never report green
+fi
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
