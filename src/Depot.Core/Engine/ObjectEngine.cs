@@ -28,6 +28,7 @@ public sealed partial class ObjectEngine
     private readonly BucketRegistry _buckets;
     private readonly TimeProvider _time;
     private readonly KeyedLock _locks = new();
+    private readonly RecordCache _records = new(capacity: 16_384);
 
     public ObjectEngine(IBlobStore blobs, IMetadataStore metadata, BucketRegistry buckets, TimeProvider? time = null)
     {
@@ -153,6 +154,7 @@ public sealed partial class ObjectEngine
                 stat.Version,
                 options.Metadata ?? previous?.Metadata ?? EmptyMetadata);
             await _metadata.PutAsync(record, CancellationToken.None);
+            _records.Set(record);
             return record;
         }
     }
@@ -198,31 +200,32 @@ public sealed partial class ObjectEngine
     }
 
     /// <summary>Opens the object's bytes together with the record that describes exactly those bytes.</summary>
-    /// <remarks>The record is checked against the opened file: if the file changes between describing and opening,
-    /// it is described again, so the ETag and checksum sent with the bytes are theirs.</remarks>
+    /// <remarks>The record is checked against the opened file (fstat), and the file is hashed again when it changed
+    /// since it was recorded, so the ETag and checksum sent with the bytes are theirs.</remarks>
     public async Task<Result<(ObjectRecord Record, Stream Content)>> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
+        var check = CheckTarget(bucket, key, forWrite: false);
+        if (!check.IsSuccess)
+        {
+            return check.Error!;
+        }
+
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var got = await GetAsync(bucket, key, cancellationToken);
-            if (!got.TryGetValue(out var record, out var error))
+            var read = await _blobs.OpenReadAsync(bucket, key, cancellationToken);
+            if (read is null)
             {
-                return error;
+                return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
             }
 
-            var stream = await _blobs.OpenReadAsync(bucket, key, cancellationToken);
-            if (stream is null)
+            var record = await DescribeOpenedAsync(bucket, key, read, cancellationToken);
+            if (record is not null)
             {
-                continue;
+                read.Content.Seek(0, SeekOrigin.Begin);
+                return (record, read.Content);
             }
 
-            var now = await _blobs.StatAsync(bucket, key, cancellationToken);
-            if (now is not null && now.Version == record.BlobVersion && stream.Length == record.Size)
-            {
-                return (record, stream);
-            }
-
-            await stream.DisposeAsync();
+            await read.Content.DisposeAsync();
         }
 
         return DepotError.Conflict($"'{key}' is changing too fast to be read consistently; try again.");
@@ -258,6 +261,7 @@ public sealed partial class ObjectEngine
 
             await _blobs.DeleteFileAsync(bucket, key, CancellationToken.None);
             await _metadata.DeleteAsync(bucket, key.Value, CancellationToken.None);
+            _records.Remove(bucket, key.Value);
             return Outcome.Success;
         }
     }
@@ -282,6 +286,7 @@ public sealed partial class ObjectEngine
         }
 
         await _metadata.DeleteTreeAsync(bucket, key.Value, CancellationToken.None);
+        _records.Clear();
         return Outcome.Success;
     }
 
@@ -331,6 +336,7 @@ public sealed partial class ObjectEngine
             }
 
             await _metadata.MoveTreeAsync(bucket, from.Value, to.Value, CancellationToken.None);
+            _records.Clear();
         }
 
         return await StatAsync(bucket, to, cancellationToken);
@@ -423,57 +429,76 @@ public sealed partial class ObjectEngine
         return described;
     }
 
+    /// <summary>The current record of the file at a key (described first if needed), or null if there is no file.</summary>
     private async Task<ObjectRecord?> DescribeAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
-        var stat = await _blobs.StatAsync(bucket, key, cancellationToken);
-        if (stat is null || stat.IsDirectory)
+        for (var attempt = 0; attempt < 3; attempt++)
         {
-            return null;
-        }
-
-        var record = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
-        if (record is not null && record.BlobVersion == stat.Version)
-        {
-            return record;
-        }
-
-        // Stale or missing: hash the bytes as they are now. One describer per key at a time.
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
-        {
-            for (var attempt = 0; attempt < 3; attempt++)
+            var read = await _blobs.OpenReadAsync(bucket, key, cancellationToken);
+            if (read is null)
             {
-                stat = await _blobs.StatAsync(bucket, key, cancellationToken);
-                if (stat is null || stat.IsDirectory)
-                {
-                    return null;
-                }
+                return null;
+            }
 
-                record = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
-                if (record is not null && record.BlobVersion == stat.Version)
+            await using (read.Content)
+            {
+                if (await DescribeOpenedAsync(bucket, key, read, cancellationToken) is { } record)
                 {
                     return record;
                 }
-
-                await using var stream = await _blobs.OpenReadAsync(bucket, key, cancellationToken);
-                if (stream is null)
-                {
-                    return null;
-                }
-
-                var sha = await ContentHasher.Sha256OfAsync(stream, cancellationToken);
-                var after = await _blobs.StatAsync(bucket, key, cancellationToken);
-                if (after is null || after.Version != stat.Version)
-                {
-                    continue; // changed while we read it
-                }
-
-                var fresh = new ObjectRecord(bucket, key.Value, stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? _time.GetUtcNow(), stat.ModifiedUtc, stat.Version, record?.Metadata ?? EmptyMetadata);
-                await _metadata.PutAsync(fresh, CancellationToken.None);
-                return fresh;
             }
         }
 
         return null;
+    }
+
+    /// <summary>The record of exactly the opened bytes: the stored one when its version matches, otherwise the bytes are
+    /// hashed now (one describer per key at a time) and recorded. Null when they changed while being hashed.</summary>
+    private async Task<ObjectRecord?> DescribeOpenedAsync(string bucket, ObjectKey key, BlobRead read, CancellationToken cancellationToken)
+    {
+        var record = await GetRecordAsync(bucket, key.Value, cancellationToken);
+        if (record is not null && record.BlobVersion == read.Stat.Version)
+        {
+            return record;
+        }
+
+        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
+        {
+            record = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
+            if (record is not null && record.BlobVersion == read.Stat.Version)
+            {
+                _records.Set(record);
+                return record;
+            }
+
+            read.Content.Seek(0, SeekOrigin.Begin);
+            var sha = await ContentHasher.Sha256OfAsync(read.Content, cancellationToken);
+            if (read.Restat().Version != read.Stat.Version)
+            {
+                return null; // modified in place while we read it
+            }
+
+            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? _time.GetUtcNow(), read.Stat.ModifiedUtc, read.Stat.Version, record?.Metadata ?? EmptyMetadata);
+            await _metadata.PutAsync(fresh, CancellationToken.None);
+            _records.Set(fresh);
+            return fresh;
+        }
+    }
+
+    private async Task<ObjectRecord?> GetRecordAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (_records.TryGet(bucket, key) is { } cached)
+        {
+            return cached;
+        }
+
+        var record = await _metadata.GetAsync(bucket, key, cancellationToken);
+        if (record is not null)
+        {
+            _records.Set(record);
+        }
+
+        return record;
     }
 
     private async Task<Outcome> CheckPreconditionAsync(string bucket, ObjectKey key, WritePrecondition? precondition, CancellationToken cancellationToken)

@@ -19,8 +19,9 @@ public interface IBlobStore
     /// inside the bucket, e.g. behind a symbolic link).</summary>
     ValueTask<BlobStat?> StatAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
 
-    /// <summary>Opens a file for reading (seekable), or null when there is none.</summary>
-    ValueTask<Stream?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+    /// <summary>Opens a file for reading (seekable) together with the stat of exactly the opened bytes, or null when
+    /// there is no file.</summary>
+    ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
 
     /// <summary>Deletes a file. False when there was none.</summary>
     ValueTask<bool> DeleteFileAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
@@ -80,6 +81,12 @@ public enum MoveResult
     DestinationParentIsFile,
     IntoItself,
 }
+
+/// <summary>An opened blob and the stat of the opened bytes (not of whatever is at the path a moment later).</summary>
+/// <param name="Content">The bytes, seekable.</param>
+/// <param name="Stat">Their stat when opened.</param>
+/// <param name="Restat">Their stat now (fstat of the open file), to notice changes made while they were read.</param>
+public sealed record BlobRead(Stream Content, BlobStat Stat, Func<BlobStat> Restat);
 
 /// <summary>A page of raw blob entries.</summary>
 public sealed record BlobListPage(IReadOnlyList<BlobListEntry> Entries, string? NextCursor);

@@ -66,26 +66,34 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         return ValueTask.FromResult(path is null ? null : StatPath(path));
     }
 
-    public ValueTask<Stream?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
+    public ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
         var path = ResolveExisting(bucket, key);
-        if (path is null || Directory.Exists(path))
+        if (path is null)
         {
-            return ValueTask.FromResult<Stream?>(null);
+            return ValueTask.FromResult<BlobRead?>(null);
         }
 
+        FileStream stream;
         try
         {
-            return ValueTask.FromResult<Stream?>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous | FileOptions.SequentialScan));
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
-            return ValueTask.FromResult<Stream?>(null);
+            return ValueTask.FromResult<BlobRead?>(null); // gone, or a directory
         }
-        catch (DirectoryNotFoundException)
+
+        // fstat the open descriptor: the stat describes exactly the bytes this stream reads.
+        var handle = stream.SafeFileHandle;
+        BlobStat Fstat()
         {
-            return ValueTask.FromResult<Stream?>(null);
+            var length = RandomAccess.GetLength(handle);
+            var modified = new DateTimeOffset(File.GetLastWriteTimeUtc(handle), TimeSpan.Zero);
+            return new BlobStat(false, length, modified, VersionOf(length, modified));
         }
+
+        return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, Fstat(), Fstat));
     }
 
     public string? GetFilePath(string bucket, ObjectKey key)
@@ -386,11 +394,16 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         var modified = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
         if (info is FileInfo file)
         {
-            return new BlobStat(false, file.Length, modified, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{file.Length}:{modified.UtcTicks}"));
+            return new BlobStat(false, file.Length, modified, VersionOf(file.Length, modified));
         }
 
         return new BlobStat(true, 0, modified, "dir");
     }
+
+    /// <summary>A file's version token: size and modification time in 100 ns ticks. A rename-published file always
+    /// gets a new mtime, and so does any rewrite through the filesystem.</summary>
+    private static string VersionOf(long length, DateTimeOffset modified) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{length}:{modified.UtcTicks}");
 
     private static string TempDirectory(string root) => Path.Combine(root, StateFolder, TempFolder);
 
