@@ -14,6 +14,8 @@ public sealed record ObjectInfoDto
     public DateTimeOffset? Created { get; init; }
     public string? ContentType { get; init; }
     public string? Sha256 { get; init; }
+
+    [JsonPropertyName("etag")]
     public string? ETag { get; init; }
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 }
@@ -129,4 +131,13 @@ public sealed record ProblemDto
 [JsonSerializable(typeof(HealthDto))]
 [JsonSerializable(typeof(ProblemDto))]
 [JsonSerializable(typeof(string))]
-public sealed partial class DepotJson : JsonSerializerContext;
+public sealed partial class DepotJson : JsonSerializerContext
+{
+    /// <summary>The context every Depot endpoint writes with: web defaults, nulls omitted, and readable text (no
+    /// \uXXXX escapes for quotes, apostrophes or non-ASCII; the output is never embedded in HTML).</summary>
+    public static DepotJson Wire { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Depot.Core.Model;
 using Depot.Server.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -76,7 +75,7 @@ internal static class ServeCommand
                         return Fail($"--bucket takes NAME=DIR (got '{spec}').");
                     }
 
-                    options.Buckets[spec[..eq]] = new BucketOptions { Path = Path.GetFullPath(spec[(eq + 1)..]), MaxObjectSize = options.MaxObjectSize, MaxKeyLength = options.MaxKeyLength };
+                    options.Buckets[spec[..eq]] = new BucketConfig { Path = spec[(eq + 1)..] };
                 }
             }
             catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or IOException or System.Text.Json.JsonException)

@@ -348,6 +348,11 @@ public sealed partial class ObjectEngine
         var opened = await OpenReadAsync(sourceBucket, source, cancellationToken);
         if (!opened.TryGetValue(out var read, out var error))
         {
+            if (error.Code == ErrorCodes.NotFound && await _blobs.StatAsync(sourceBucket, source, cancellationToken) is { IsDirectory: true })
+            {
+                return DepotError.Conflict($"'{source}' is a directory; copy copies files (copy each file, or move the directory).");
+            }
+
             return error;
         }
 
@@ -372,6 +377,11 @@ public sealed partial class ObjectEngine
         if (!check.IsSuccess)
         {
             return check.Error!;
+        }
+
+        if (!ListCursor.Decode(options.Cursor).IsSuccess)
+        {
+            return ListCursor.Decode(options.Cursor).Error!;
         }
 
         var page = await _blobs.ListAsync(bucket, directory, options, cancellationToken);

@@ -17,7 +17,6 @@ public static class ErrorCodes
     public const string Conflict = "conflict";
     public const string ChecksumMismatch = "checksum_mismatch";
     public const string PreconditionFailed = "precondition_failed";
-    public const string NotModified = "not_modified";
     public const string RangeNotSatisfiable = "range_not_satisfiable";
     public const string InsufficientStorage = "insufficient_storage";
     public const string RateLimited = "rate_limited";

@@ -21,7 +21,16 @@ public sealed class AccessGuard
     private readonly TimeProvider _time;
     private readonly byte[]? _adminKeyHash;
     private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, RateLimiter> _limiters = new(StringComparer.Ordinal);
+    // Idle partitions are dropped by the partitioned limiter itself, so many clients do not grow memory forever.
+    private readonly PartitionedRateLimiter<(string Partition, int PerSecond)> _limiter = PartitionedRateLimiter.Create<(string Partition, int PerSecond), (string, int)>(
+        key => RateLimitPartition.GetTokenBucketLimiter(key, k => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = k.Item2,
+            TokensPerPeriod = k.Item2,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
 
     public AccessGuard(IApiKeyStore keys, DepotServerOptions options, TimeProvider time)
     {
@@ -50,7 +59,12 @@ public sealed class AccessGuard
             return new DepotError(ErrorCodes.RateLimited, "Too many requests for this API key; slow down and retry after the time in Retry-After.");
         }
 
-        if (!identity.Has(scope))
+        if (identity == CallerIdentity.Anonymous && scope != Scopes.Read)
+        {
+            return new DepotError(ErrorCodes.Unauthorized, "Anonymous callers may only read: send 'Authorization: Bearer <key>'.");
+        }
+
+        if (scope != Scopes.None && !identity.Has(scope))
         {
             return new DepotError(ErrorCodes.Forbidden, $"This API key lacks the '{ScopeNames.ToNames(scope)[0]}' scope.");
         }
@@ -141,15 +155,7 @@ public sealed class AccessGuard
 
         // Anonymous callers are limited per client address, keys per key.
         var partition = identity == CallerIdentity.Anonymous ? "anon:" + context.Connection.RemoteIpAddress : identity.KeyId;
-        var limiter = _limiters.GetOrAdd(partition + "/" + perSecond, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perSecond,
-            TokensPerPeriod = perSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
-        using var lease = limiter.AttemptAcquire();
+        using var lease = _limiter.AttemptAcquire((partition, perSecond));
         if (lease.IsAcquired)
         {
             return true;

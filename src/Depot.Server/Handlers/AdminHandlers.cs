@@ -25,7 +25,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
         CreateKeyRequestDto? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Default.CreateKeyRequestDto, context.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Wire.CreateKeyRequestDto, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -69,7 +69,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
         await keys.AddKeyAsync(record, context.RequestAborted);
         context.Response.StatusCode = StatusCodes.Status201Created;
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, ToDto(record) with { Token = token }, DepotJson.Default.ApiKeyDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, ToDto(record) with { Token = token }, DepotJson.Wire.ApiKeyDto, context.RequestAborted);
     }
 
     /// <summary>"GET /v1/_keys lists keys without their secrets."</summary>
@@ -82,7 +82,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
 
         var all = await keys.ListKeysAsync(context.RequestAborted);
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, new ApiKeyListDto { Keys = all.Select(ToDto).ToList() }, DepotJson.Default.ApiKeyListDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, new ApiKeyListDto { Keys = all.Select(ToDto).ToList() }, DepotJson.Wire.ApiKeyListDto, context.RequestAborted);
     }
 
     /// <summary>"DELETE /v1/_keys/{id} revokes a key at once."</summary>
@@ -135,7 +135,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
             })
             .ToList();
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, new BucketListDto { Buckets = list }, DepotJson.Default.BucketListDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, new BucketListDto { Buckets = list }, DepotJson.Wire.BucketListDto, context.RequestAborted);
     }
 
     private async Task<bool> DenyUnlessAdminAsync(HttpContext context)

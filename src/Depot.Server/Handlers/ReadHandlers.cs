@@ -31,13 +31,13 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
             return;
         }
 
-        if (listing)
-        {
-            await ListAsync(context, target);
-        }
-        else if (query.ContainsKey(DepotQuery.Stat))
+        if (query.ContainsKey(DepotQuery.Stat))
         {
             await StatAsync(context, target);
+        }
+        else if (listing)
+        {
+            await ListAsync(context, target);
         }
         else
         {
@@ -67,15 +67,18 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
             return;
         }
 
+        // A key limited to a prefix may list the directories above it, but sees only the path down to its prefix.
+        var identity = (await guard.AuthenticateAsync(context))!;
+        var visible = value.Entries.Where(e => identity.Covers(target.Bucket, e.Key, asDirectoryAncestor: e.IsDirectory));
         var dto = new ListPageDto
         {
             Bucket = target.Bucket,
             Prefix = target.Key.Value,
-            Entries = value.Entries.Select(Mapping.ToDto).ToList(),
+            Entries = visible.Select(Mapping.ToDto).ToList(),
             NextCursor = value.NextCursor,
         };
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, dto, DepotJson.Default.ListPageDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, dto, DepotJson.Wire.ListPageDto, context.RequestAborted);
     }
 
     /// <summary>"GET ?stat describes a file (size, checksum, ETag, times, content type, metadata) or a directory."</summary>
@@ -89,7 +92,7 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
         }
 
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(value), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(value), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
     }
 
     private async Task DownloadAsync(HttpContext context, ObjectTarget target)

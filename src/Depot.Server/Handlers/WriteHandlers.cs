@@ -71,6 +71,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
+        var existed = await engine.StatAsync(target.Bucket, target.Key, context.RequestAborted) is { IsSuccess: true, Value.IsDirectory: true };
         var made = await engine.CreateDirectoryAsync(target.Bucket, target.Key, context.RequestAborted);
         if (!made.TryGetValue(out var stat, out var error))
         {
@@ -78,9 +79,10 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status201Created;
+        context.Response.StatusCode = existed ? StatusCodes.Status200OK : StatusCodes.Status201Created;
+        context.Response.Headers.Location = DepotRoutes.Object(target.Bucket, target.Key.Value) + "/";
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
     }
 
     /// <summary>"DELETE /v1/{bucket}/{key} deletes a file (If-Match makes it conditional); a directory needs a path
@@ -95,25 +97,24 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         }
 
         var recursive = ReadHandlers.IsTrue(context.Request.Query, DepotQuery.Recursive);
-        Outcome outcome;
-        if (target.DirectoryForm || recursive)
+        var precondition = ParsePrecondition(context.Request);
+        if (!precondition.TryGetValue(out var pre, out var preError))
         {
-            outcome = await engine.DeleteDirectoryAsync(target.Bucket, target.Key, recursive, context.RequestAborted);
-            if (outcome.Error is { Code: ErrorCodes.Conflict } && !target.DirectoryForm)
-            {
-                // ?recursive on a file: delete the file.
-                outcome = await engine.DeleteAsync(target.Bucket, target.Key, null, context.RequestAborted);
-            }
+            await Problems.WriteAsync(context, preError);
+            return;
+        }
+
+        var isDirectory = target.DirectoryForm
+            || (recursive && await engine.StatAsync(target.Bucket, target.Key, context.RequestAborted) is { IsSuccess: true, Value.IsDirectory: true });
+        Outcome outcome;
+        if (isDirectory)
+        {
+            outcome = pre is null
+                ? await engine.DeleteDirectoryAsync(target.Bucket, target.Key, recursive, context.RequestAborted)
+                : DepotError.InvalidRequest("Directories have no ETag: If-Match / If-None-Match apply to files only.");
         }
         else
         {
-            var precondition = ParsePrecondition(context.Request);
-            if (!precondition.TryGetValue(out var pre, out var preError))
-            {
-                await Problems.WriteAsync(context, preError);
-                return;
-            }
-
             outcome = await engine.DeleteAsync(target.Bucket, target.Key, pre, context.RequestAborted);
         }
 
@@ -130,6 +131,14 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
     /// key or bucket. The JSON body names the destination: {"to": key, "bucket": name, "overwrite": bool}."</summary>
     public async Task TransferAsync(HttpContext context, ObjectTarget target)
     {
+        // Authenticate before reading the body: a caller without a valid key learns nothing about the request's shape.
+        var unauthenticated = await guard.CheckAsync(context, Scopes.None, null, null);
+        if (unauthenticated is not null)
+        {
+            await Problems.WriteAsync(context, unauthenticated);
+            return;
+        }
+
         var query = context.Request.Query;
         var move = query.ContainsKey(DepotQuery.Move);
         if (!move && !query.ContainsKey(DepotQuery.Copy))
@@ -141,7 +150,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         TransferRequestDto? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Default.TransferRequestDto, context.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Wire.TransferRequestDto, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -192,11 +201,19 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
                 return;
             }
 
+            if (stat.Object is { } movedRecord)
+            {
+                await WriteInfoAsync(context, Mapping.ToDto(movedRecord), movedRecord, StatusCodes.Status200OK);
+                return;
+            }
+
+            context.Response.Headers.Location = DepotRoutes.Object(target.Bucket, to.Value) + "/";
             context.Response.ContentType = "application/json";
-            await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+            await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
             return;
         }
 
+        var started = time.GetUtcNow();
         var copied = await engine.CopyAsync(target.Bucket, target.Key, destinationBucket, to, body.Overwrite, context.RequestAborted);
         if (!copied.TryGetValue(out var record, out var copyError))
         {
@@ -204,7 +221,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        await WriteInfoAsync(context, Mapping.ToDto(record), record, StatusCodes.Status201Created);
+        await WriteInfoAsync(context, Mapping.ToDto(record), record, record.CreatedUtc >= started ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task WriteInfoAsync(HttpContext context, ObjectInfoDto dto, ObjectRecord record, int status)
@@ -214,7 +231,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         Mapping.WriteObjectHeaders(response, record);
         response.Headers.Location = DepotRoutes.Object(record.Bucket, record.Key);
         response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(response.Body, dto, DepotJson.Default.ObjectInfoDto, context.RequestAborted);
+        await JsonSerializer.SerializeAsync(response.Body, dto, DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
     }
 
     private static Result<PutOptions> ParsePutOptions(HttpRequest request)

@@ -18,7 +18,7 @@ public static class DepotEndpoints
     {
         var version = typeof(DepotEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
         app.MapGet(DepotRoutes.Health, (HttpContext context) =>
-            context.Response.WriteAsJsonAsync(new HealthDto { Status = "ok", Version = version }, DepotJson.Default.HealthDto));
+            context.Response.WriteAsJsonAsync(new HealthDto { Status = "ok", Version = version }, DepotJson.Wire.HealthDto));
         app.MapGet(DepotRoutes.OpenApi, async (HttpContext context) =>
         {
             await using var stream = typeof(DepotEndpoints).Assembly.GetManifestResourceStream("Depot.Server.openapi.json")!;
@@ -71,5 +71,5 @@ public static class DepotEndpoints
         return Problems.WriteAsync(context, ErrorCodes.MethodNotAllowed, $"{method} is not supported on objects.");
     }
 
-    internal static JsonSerializerOptions JsonOptions => DepotJson.Default.Options;
+    internal static JsonSerializerOptions JsonOptions => DepotJson.Wire.Options;
 }

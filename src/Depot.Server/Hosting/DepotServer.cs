@@ -52,12 +52,17 @@ public sealed partial class DepotServer : IAsyncDisposable
     public static async Task<DepotServer> CreateAsync(DepotServerOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
     {
         var buckets = options.ResolveBuckets();
-        foreach (var name in buckets.Keys)
+        foreach (var (name, bucket) in buckets)
         {
             var valid = BucketName.Validate(name);
             if (!valid.IsSuccess)
             {
                 throw new ArgumentException($"Bucket '{name}': {valid.Error!.Message}");
+            }
+
+            if (bucket.Path.Length == 0)
+            {
+                throw new ArgumentException($"Bucket '{name}' needs a directory (Path).");
             }
         }
 

@@ -11,8 +11,9 @@ public sealed class DepotServerOptions
     /// <summary>Where to listen: <c>HOST:PORT</c> (port 0 picks a free one).</summary>
     public string Listen { get; set; } = "127.0.0.1:8080";
 
-    /// <summary>Further buckets by name; each maps to its own directory. The default bucket may be given here for limits.</summary>
-    public Dictionary<string, BucketOptions> Buckets { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Further buckets by name; each maps to its own directory. The default bucket may be given here for limits.
+    /// Limits a bucket does not set are taken from <see cref="MaxObjectSize"/> and <see cref="MaxKeyLength"/>.</summary>
+    public Dictionary<string, BucketConfig> Buckets { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>Limits applied to buckets that do not set their own (including <c>default</c>).</summary>
     public long MaxObjectSize { get; set; } = 1L << 40;
@@ -55,16 +56,32 @@ public sealed class DepotServerOptions
         var result = new Dictionary<string, BucketOptions>(StringComparer.Ordinal);
         foreach (var (name, bucket) in Buckets)
         {
-            result[name] = bucket;
+            result[name] = Resolve(bucket);
         }
 
-        if (!result.TryGetValue(Core.Paths.BucketName.Default, out var main))
-        {
-            main = new BucketOptions { MaxObjectSize = MaxObjectSize, MaxKeyLength = MaxKeyLength };
-            result[Core.Paths.BucketName.Default] = main;
-        }
-
+        var main = Buckets.TryGetValue(Core.Paths.BucketName.Default, out var configured) ? Resolve(configured) : Resolve(new BucketConfig());
         main.Path = Path.GetFullPath(DataDirectory);
+        result[Core.Paths.BucketName.Default] = main;
         return result;
     }
+
+    private BucketOptions Resolve(BucketConfig bucket) => new()
+    {
+        Path = string.IsNullOrEmpty(bucket.Path) ? "" : Path.GetFullPath(bucket.Path),
+        MaxObjectSize = bucket.MaxObjectSize ?? MaxObjectSize,
+        MaxKeyLength = bucket.MaxKeyLength ?? MaxKeyLength,
+        ReadOnly = bucket.ReadOnly,
+    };
+}
+
+/// <summary>A bucket as configured: unset limits fall back to the server-wide ones.</summary>
+public sealed class BucketConfig
+{
+    public string? Path { get; set; }
+
+    public long? MaxObjectSize { get; set; }
+
+    public int? MaxKeyLength { get; set; }
+
+    public bool ReadOnly { get; set; }
 }

@@ -19,7 +19,9 @@ public static class Problems
             return Task.CompletedTask;
         }
 
-        context.Response.Clear();
+        // Not Response.Clear(): headers set on purpose before the error (Retry-After, Content-Range, Allow) must stay.
+        context.Response.ContentLength = null;
+        context.Response.Headers.ContentDisposition = default;
         context.Response.StatusCode = status;
         context.Response.ContentType = ContentType;
         if (status == StatusCodes.Status401Unauthorized)
@@ -34,14 +36,14 @@ public static class Problems
             Detail = error.Message,
             Instance = context.Request.Path.Value,
             Code = error.Code,
-            Extensions = error.Extensions?.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value?.ToString(), DepotJson.Default.String)),
+            Extensions = error.Extensions?.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value?.ToString(), DepotJson.Wire.String)),
         };
         if (context.Request.Method == HttpMethods.Head)
         {
             return Task.CompletedTask;
         }
 
-        return JsonSerializer.SerializeAsync(context.Response.Body, problem, DepotJson.Default.ProblemDto, context.RequestAborted);
+        return JsonSerializer.SerializeAsync(context.Response.Body, problem, DepotJson.Wire.ProblemDto, context.RequestAborted);
     }
 
     public static Task WriteAsync(HttpContext context, string code, string message) => WriteAsync(context, new DepotError(code, message));

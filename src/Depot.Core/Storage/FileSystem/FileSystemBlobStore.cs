@@ -1,4 +1,3 @@
-using System.Text;
 using Depot.Core.Model;
 using Depot.Core.Paths;
 
@@ -214,7 +213,9 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             return ValueTask.FromResult<BlobListPage?>(null);
         }
 
-        var after = DecodeCursor(options.Cursor);
+        var after = ListCursor.Decode(options.Cursor).TryGetValue(out var cursorKey, out _)
+            ? cursorKey
+            : throw new ArgumentException("Invalid cursor.", nameof(options));
         var limit = Math.Clamp(options.Limit, 1, ListOptions.MaxLimit);
         var entries = new List<BlobListEntry>(Math.Min(limit + 1, 1024));
         Walk(path, directory, options.Recursive, after, limit + 1, entries, cancellationToken);
@@ -222,7 +223,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         if (entries.Count > limit)
         {
             entries.RemoveAt(entries.Count - 1);
-            next = EncodeCursor(entries[^1].Key.Value);
+            next = ListCursor.Encode(entries[^1].Key);
         }
 
         return ValueTask.FromResult<BlobListPage?>(new BlobListPage(entries, next));
@@ -406,25 +407,4 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{length}:{modified.UtcTicks}");
 
     private static string TempDirectory(string root) => Path.Combine(root, StateFolder, TempFolder);
-
-    private static ObjectKey? DecodeCursor(string? cursor)
-    {
-        if (string.IsNullOrEmpty(cursor))
-        {
-            return null;
-        }
-
-        try
-        {
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(cursor.Replace('-', '+').Replace('_', '/') + new string('=', (4 - (cursor.Length % 4)) % 4)));
-            return ObjectKey.Parse(text).TryGetValue(out var key, out _) ? key : null;
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-    }
-
-    private static string EncodeCursor(string key) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(key)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
