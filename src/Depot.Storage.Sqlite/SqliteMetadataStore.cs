@@ -46,12 +46,25 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(DatabasePath))!);
         _writer = new SqliteConnection(_connectionString);
         await _writer.OpenAsync(cancellationToken);
-        await ExecuteAsync(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;", cancellationToken);
+        await ExecuteAsync(_writer, "PRAGMA busy_timeout=30000;", cancellationToken);
+        try
+        {
+            // Refuse a newer schema before changing anything in the file (journal mode included).
+            await MigrateAsync(_writer, cancellationToken, checkOnly: true);
+        }
+        catch
+        {
+            await _writer.DisposeAsync();
+            _writer = null;
+            throw;
+        }
+
+        await ExecuteAsync(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", cancellationToken);
         await MigrateAsync(_writer, cancellationToken);
         _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
     }
 
-    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken, bool checkOnly = false)
     {
         using var version = connection.CreateCommand();
         version.CommandText = "PRAGMA user_version";
@@ -59,6 +72,11 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         if (current > SchemaVersion)
         {
             throw new InvalidOperationException($"The metadata database has schema version {current}; this Depot understands up to {SchemaVersion}. Upgrade Depot.");
+        }
+
+        if (checkOnly)
+        {
+            return;
         }
 
         if (current < 1)
@@ -205,11 +223,11 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
 
         using var move = connection.CreateCommand();
         move.Transaction = transaction;
-        move.CommandText = "UPDATE objects SET key = $to || substr(key, $n + 1) WHERE bucket = $b AND (key = $from OR (key >= $lo AND key < $hi))";
+        // length() counts characters as substr() does (not UTF-16 units as string.Length would).
+        move.CommandText = "UPDATE objects SET key = $to || substr(key, length($from) + 1) WHERE bucket = $b AND (key = $from OR (key >= $lo AND key < $hi))";
         move.Parameters.AddWithValue("$b", bucket);
         move.Parameters.AddWithValue("$to", to);
         move.Parameters.AddWithValue("$from", from);
-        move.Parameters.AddWithValue("$n", from.Length);
         move.Parameters.AddWithValue("$lo", from + "/");
         move.Parameters.AddWithValue("$hi", from + "0");
         move.ExecuteNonQuery();

@@ -29,6 +29,8 @@ public sealed partial class ObjectEngine
     private readonly TimeProvider _time;
     private readonly KeyedLock _locks = new();
     private readonly RecordCache _records = new(capacity: 16_384);
+    private const string UnsettledPrefix = "unsettled:";
+    private static readonly TimeSpan UnsettledWindow = TimeSpan.FromSeconds(2);
 
     public ObjectEngine(IBlobStore blobs, IMetadataStore metadata, BucketRegistry buckets, TimeProvider? time = null)
     {
@@ -321,6 +323,11 @@ public sealed partial class ObjectEngine
             return check.Error!;
         }
 
+        if (from == to && await StatAsync(bucket, from, cancellationToken) is { IsSuccess: true, Value.IsDirectory: false } same)
+        {
+            return same; // a file onto itself: nothing to do (and nothing to lose)
+        }
+
         using (await _locks.AcquireAllAsync([LockKey(bucket, from), LockKey(bucket, to)], cancellationToken))
         {
             switch (await _blobs.MoveAsync(bucket, from, to, overwrite, cancellationToken))
@@ -337,6 +344,15 @@ public sealed partial class ObjectEngine
 
             await _metadata.MoveTreeAsync(bucket, from.Value, to.Value, CancellationToken.None);
             _records.Clear();
+
+            // rename(2) changes the moved inode's ctime, hence a moved file's version; its bytes did not change, so its
+            // record follows under the lock rather than being hashed again on the next read.
+            if (await _blobs.StatAsync(bucket, to, CancellationToken.None) is { IsDirectory: false } moved
+                && await _metadata.GetAsync(bucket, to.Value, CancellationToken.None) is { } movedRecord
+                && movedRecord.Size == moved.Size && movedRecord.ModifiedUtc == moved.ModifiedUtc)
+            {
+                await _metadata.PutAsync(movedRecord with { BlobVersion = moved.Version }, CancellationToken.None);
+            }
         }
 
         return await StatAsync(bucket, to, cancellationToken);
@@ -488,10 +504,21 @@ public sealed partial class ObjectEngine
                 return null; // modified in place while we read it
             }
 
-            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? _time.GetUtcNow(), read.Stat.ModifiedUtc, read.Stat.Version, record?.Metadata ?? EmptyMetadata);
-            await _metadata.PutAsync(fresh, CancellationToken.None);
-            _records.Set(fresh);
-            return fresh;
+            // Bytes changed from outside very recently may change again within the filesystem's timestamp granularity
+            // without their version changing (git's "racily clean" problem): such a record is marked unsettled, never
+            // matches a version, and the file is hashed again on its next read until it has been quiet for a while.
+            var settled = _time.GetUtcNow() - read.Stat.ModifiedUtc >= UnsettledWindow;
+            var version = settled ? read.Stat.Version : UnsettledPrefix + read.Stat.Version;
+            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? _time.GetUtcNow(), read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata);
+            // Record it only if these bytes are still the ones at the key: a reader that opened a version just before
+            // an overwrite must not put the old version's record over the new one.
+            if ((await _blobs.StatAsync(bucket, key, cancellationToken))?.Version == read.Stat.Version)
+            {
+                await _metadata.PutAsync(fresh, CancellationToken.None);
+                _records.Set(fresh);
+            }
+
+            return fresh with { BlobVersion = read.Stat.Version };
         }
     }
 
@@ -528,7 +555,7 @@ public sealed partial class ObjectEngine
         {
             case WritePrecondition.MustExist when current is null:
                 return DepotError.PreconditionFailed($"'{key}' does not exist (If-Match: *).");
-            case WritePrecondition.ETagMatches m when current is null || !m.ETags.Any(t => WeakEquals(t, current.ETag)):
+            case WritePrecondition.ETagMatches m when current is null || !m.ETags.Any(t => string.Equals(t, current.ETag, StringComparison.Ordinal)):
                 return new DepotError(ErrorCodes.PreconditionFailed, current is null
                     ? $"'{key}' does not exist, so its ETag cannot match."
                     : $"The current ETag of '{key}' is {current.ETag}, not the one given.")
@@ -545,6 +572,7 @@ public sealed partial class ObjectEngine
         }
     }
 
+    /// <summary>If-None-Match compares weakly (RFC 9110 §13.1.2); If-Match strongly (§13.1.1).</summary>
     private static bool WeakEquals(string given, string current) =>
         string.Equals(given.StartsWith("W/", StringComparison.Ordinal) ? given[2..] : given, current, StringComparison.Ordinal);
 

@@ -109,6 +109,11 @@ public sealed class ObjectKey : IEquatable<ObjectKey>, IComparable<ObjectKey>
             return "The key has an empty segment ('//' or a trailing '/').";
         }
 
+        if (segment.Contains('/', StringComparison.Ordinal))
+        {
+            return "A segment must not contain '/'.";
+        }
+
         if (segment.AsSpan().IndexOfAnyExcept('.') < 0)
         {
             return $"The segment '{segment}' is made of dots only ('.' and '..' are not allowed).";
@@ -137,7 +142,7 @@ public sealed class ObjectKey : IEquatable<ObjectKey>, IComparable<ObjectKey>
                 return "The key must not contain control characters.";
             }
 
-            if (c is '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\uFEFF')
+            if (c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\uFEFF')
             {
                 return "The key must not contain bidirectional or byte-order marks.";
             }

@@ -241,6 +241,8 @@ public sealed class ObjectKeyTests
     [Theory]
     [InlineData("..")]
     [InlineData("a/b")]
+    [InlineData("../etc")]
+    [InlineData("x/../..")]
     [InlineData("")]
     [InlineData("a\\b")]
     public void Child_InvalidSegment_Throws(string segment) =>

@@ -5,6 +5,25 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Depot.Core.Storage.FileSystem;
 
+/// <summary>Hands out strictly increasing UTC times (100 ns ticks) for published files.</summary>
+internal static class PublishClock
+{
+    private static long _last;
+
+    public static DateTime Next()
+    {
+        while (true)
+        {
+            var last = Interlocked.Read(ref _last);
+            var next = Math.Max(DateTime.UtcNow.Ticks, last + 1);
+            if (Interlocked.CompareExchange(ref _last, next, last) == last)
+            {
+                return new DateTime(next, DateTimeKind.Utc);
+            }
+        }
+    }
+}
+
 /// <summary>A staged write to a temporary file in the bucket's state folder.</summary>
 internal sealed class FileBlobWriter : IBlobWriter
 {
@@ -72,18 +91,21 @@ internal sealed class FileBlobWriter : IBlobWriter
         }
 
         var destination = FileSystemBlobStore.Combine(_root, key);
-        var existing = new FileInfo(destination);
-        if (Directory.Exists(destination) || existing.LinkTarget is not null)
+        if (PosixIo.StatNoFollow(destination) is { Kind: not FileKind.File })
         {
-            return ValueTask.FromResult<BlobStat?>(null);
+            return ValueTask.FromResult<BlobStat?>(null); // a directory or a link is in the way
         }
 
+        // A unique, nanosecond-precise mtime per published version: coarse filesystem clocks would otherwise give two
+        // quick same-size versions the same (size, mtime), and a reader could pair one's bytes with the other's checksum.
+        File.SetLastWriteTimeUtc(_handle!, PublishClock.Next());
         _handle!.Dispose();
         _handle = null;
         File.Move(_tempPath, destination, overwrite: true); // rename(2): readers see the old or the new file
         _published = true;
         PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
-        return ValueTask.FromResult<BlobStat?>(FileSystemBlobStore.ToStat(new FileInfo(destination)));
+        var published = PosixIo.StatNoFollow(destination) ?? throw new IOException($"'{destination}' vanished right after it was published.");
+        return ValueTask.FromResult<BlobStat?>(FileSystemBlobStore.ToBlobStat(published));
     }
 
     public ValueTask DisposeAsync()

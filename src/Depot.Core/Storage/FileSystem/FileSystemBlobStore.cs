@@ -68,43 +68,30 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
     public ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
         var path = ResolveExisting(bucket, key);
-        if (path is null)
+        // O_NOFOLLOW: a link swapped in after the check above is refused, not followed.
+        var handle = path is null ? null : PosixIo.OpenReadNoFollow(path);
+        if (handle is null)
         {
             return ValueTask.FromResult<BlobRead?>(null);
         }
 
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
-        {
-            return ValueTask.FromResult<BlobRead?>(null); // gone, or a directory
-        }
-
         // fstat the open descriptor: the stat describes exactly the bytes this stream reads.
-        var handle = stream.SafeFileHandle;
-        BlobStat Fstat()
-        {
-            var length = RandomAccess.GetLength(handle);
-            var modified = new DateTimeOffset(File.GetLastWriteTimeUtc(handle), TimeSpan.Zero);
-            return new BlobStat(false, length, modified, VersionOf(length, modified));
-        }
-
-        return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, Fstat(), Fstat));
+        BlobStat Fstat() => ToBlobStat(PosixIo.StatHandle(handle, path!));
+        var stat = Fstat();
+        var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1, isAsync: handle.IsAsync);
+        return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, stat, Fstat));
     }
 
     public string? GetFilePath(string bucket, ObjectKey key)
     {
         var path = ResolveExisting(bucket, key);
-        return path is not null && File.Exists(path) ? path : null;
+        return path is not null && PosixIo.StatNoFollow(path)?.Kind == FileKind.File ? path : null;
     }
 
     public ValueTask<bool> DeleteFileAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
         var path = ResolveExisting(bucket, key);
-        if (path is null || !File.Exists(path))
+        if (path is null || PosixIo.StatNoFollow(path)?.Kind != FileKind.File)
         {
             return ValueTask.FromResult(false);
         }
@@ -125,7 +112,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             return ValueTask.FromResult(DirectoryDeleteResult.NotFound);
         }
 
-        if (!Directory.Exists(path))
+        if (PosixIo.StatNoFollow(path)?.Kind != FileKind.Directory)
         {
             return ValueTask.FromResult(DirectoryDeleteResult.NotADirectory);
         }
@@ -165,7 +152,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             return ValueTask.FromResult(MoveResult.SourceNotFound);
         }
 
-        var sourceIsDirectory = Directory.Exists(source);
+        var sourceIsDirectory = PosixIo.StatNoFollow(source)?.Kind == FileKind.Directory;
         if (sourceIsDirectory && to.IsSameOrUnder(from))
         {
             return ValueTask.FromResult(MoveResult.IntoItself);
@@ -177,13 +164,10 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         }
 
         var destination = Combine(root, to);
-        var existing = StatNoFollow(destination);
-        if (existing is not null)
+        var existing = PosixIo.StatNoFollow(destination);
+        if (existing is not null && (!overwrite || sourceIsDirectory || existing.Kind != FileKind.File))
         {
-            if (!overwrite || sourceIsDirectory || existing is DirectoryInfo || existing.LinkTarget is not null)
-            {
-                return ValueTask.FromResult(MoveResult.DestinationExists);
-            }
+            return ValueTask.FromResult(MoveResult.DestinationExists);
         }
 
         if (sourceIsDirectory)
@@ -208,7 +192,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
     public ValueTask<BlobListPage?> ListAsync(string bucket, ObjectKey directory, ListOptions options, CancellationToken cancellationToken)
     {
         var path = ResolveExisting(bucket, directory);
-        if (path is null || !Directory.Exists(path))
+        if (path is null || PosixIo.StatNoFollow(path)?.Kind != FileKind.Directory)
         {
             return ValueTask.FromResult<BlobListPage?>(null);
         }
@@ -232,17 +216,17 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
     private static void Walk(string path, ObjectKey dirKey, bool recursive, ObjectKey? after, int want, List<BlobListEntry> into, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var children = new List<(string Name, FileSystemInfo Info)>();
+        var children = new List<(string Name, string Path, FileStat Stat)>();
         foreach (var info in EnumerateVisible(path, dirKey.IsRoot))
         {
-            if (ObjectKey.ValidateSegment(info.Name, dirKey.IsRoot) is null)
+            if (ObjectKey.ValidateSegment(info.Name, dirKey.IsRoot) is null && PosixIo.StatNoFollow(info.FullName) is { Kind: FileKind.File or FileKind.Directory } stat)
             {
-                children.Add((info.Name, info));
+                children.Add((info.Name, info.FullName, stat));
             }
         }
 
         children.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        foreach (var (name, info) in children)
+        foreach (var (name, childPath, stat) in children)
         {
             if (into.Count >= want)
             {
@@ -250,7 +234,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             }
 
             var key = dirKey.Child(name);
-            var isDirectory = info is DirectoryInfo;
+            var isDirectory = stat.Kind == FileKind.Directory;
             var emit = true;
             if (after is not null)
             {
@@ -268,12 +252,12 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
 
             if (emit)
             {
-                into.Add(new BlobListEntry(key, ToStat(info)));
+                into.Add(new BlobListEntry(key, ToBlobStat(stat)));
             }
 
             if (recursive && isDirectory)
             {
-                Walk(info.FullName, key, recursive: true, emit ? null : after, want, into, cancellationToken);
+                Walk(childPath, key, recursive: true, emit ? null : after, want, into, cancellationToken);
             }
         }
     }
@@ -318,8 +302,8 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         foreach (var segment in key.Segments)
         {
             current = Path.Join(current, segment);
-            var info = StatNoFollow(current);
-            if (info is null || info.LinkTarget is not null)
+            var stat = PosixIo.StatNoFollow(current);
+            if (stat is null or { Kind: FileKind.Link or FileKind.Other })
             {
                 return null;
             }
@@ -336,21 +320,21 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         {
             var parent = current;
             current = Path.Join(current, segment);
-            var info = StatNoFollow(current);
-            if (info is null)
+            var stat = PosixIo.StatNoFollow(current);
+            if (stat is null)
             {
                 try
                 {
                     Directory.CreateDirectory(current);
                 }
-                catch (IOException) when (File.Exists(current))
+                catch (IOException) when (PosixIo.StatNoFollow(current)?.Kind is not FileKind.Directory)
                 {
                     return false;
                 }
 
                 PosixIo.FlushDirectory(parent);
             }
-            else if (info is not DirectoryInfo || info.LinkTarget is not null)
+            else if (stat.Kind != FileKind.Directory)
             {
                 return false;
             }
@@ -371,40 +355,13 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         return path;
     }
 
-    private static FileSystemInfo? StatNoFollow(string path)
-    {
-        FileSystemInfo info = new FileInfo(path);
-        if (!info.Exists)
-        {
-            info = new DirectoryInfo(path);
-            if (!info.Exists)
-            {
-                // A dangling link exists but reports !Exists; it still blocks the name.
-                var link = new FileInfo(path);
-                return link.LinkTarget is not null ? link : null;
-            }
-        }
+    private static BlobStat? StatPath(string path) =>
+        PosixIo.StatNoFollow(path) is { Kind: FileKind.File or FileKind.Directory } stat ? ToBlobStat(stat) : null;
 
-        return info;
-    }
-
-    private static BlobStat? StatPath(string path) => StatNoFollow(path) is { } info ? ToStat(info) : null;
-
-    internal static BlobStat ToStat(FileSystemInfo info)
-    {
-        var modified = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
-        if (info is FileInfo file)
-        {
-            return new BlobStat(false, file.Length, modified, VersionOf(file.Length, modified));
-        }
-
-        return new BlobStat(true, 0, modified, "dir");
-    }
-
-    /// <summary>A file's version token: size and modification time in 100 ns ticks. A rename-published file always
-    /// gets a new mtime, and so does any rewrite through the filesystem.</summary>
-    private static string VersionOf(long length, DateTimeOffset modified) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{length}:{modified.UtcTicks}");
+    internal static BlobStat ToBlobStat(FileStat stat) =>
+        stat.Kind == FileKind.Directory
+            ? new BlobStat(true, 0, stat.ModifiedUtc, "dir")
+            : new BlobStat(false, stat.Size, stat.ModifiedUtc, stat.Version);
 
     private static string TempDirectory(string root) => Path.Combine(root, StateFolder, TempFolder);
 }

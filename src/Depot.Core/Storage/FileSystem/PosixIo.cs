@@ -4,6 +4,18 @@ using Microsoft.Win32.SafeHandles;
 namespace Depot.Core.Storage.FileSystem;
 
 /// <summary>The few POSIX calls .NET does not expose: fdatasync, directory fsync, early writeback.</summary>
+internal enum FileKind
+{
+    File,
+    Directory,
+    Link,
+    Other,
+}
+
+/// <summary>What lstat/fstat say of a file. <see cref="Version"/> changes whenever the bytes may have changed:
+/// inode, size, mtime and ctime to the nanosecond.</summary>
+internal sealed record FileStat(FileKind Kind, long Size, DateTimeOffset ModifiedUtc, string Version);
+
 internal static partial class PosixIo
 {
     private const int ORdonly = 0;
@@ -24,6 +36,134 @@ internal static partial class PosixIo
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
+
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxBasicStats = 0x7ff;
+    private const int ONoFollow = 0x20000;
+    private const int OCloexec = 0x80000;
+
+    /// <summary>The kernel's struct statx (same layout on every Linux architecture).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private struct StatxBuffer
+    {
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(40)] public ulong Size;
+        [FieldOffset(96)] public long CtimeSeconds;
+        [FieldOffset(104)] public uint CtimeNanoseconds;
+        [FieldOffset(112)] public long MtimeSeconds;
+        [FieldOffset(120)] public uint MtimeNanoseconds;
+    }
+
+    /// <summary>lstat of a path (links are reported, not followed); null when nothing is there.</summary>
+    public static FileStat? StatNoFollow(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return ManagedStat(path);
+        }
+
+        return statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, out var buffer) == 0 ? ToStat(buffer) : null;
+    }
+
+    /// <summary>fstat of an open file.</summary>
+    public static FileStat StatHandle(SafeFileHandle handle, string pathForFallback)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return ManagedStat(pathForFallback) ?? throw new FileNotFoundException(pathForFallback);
+        }
+
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            if (statx((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxBasicStats, out var buffer) != 0)
+            {
+                throw new IOException($"fstat failed (errno {Marshal.GetLastPInvokeError()}).", Marshal.GetLastPInvokeError());
+            }
+
+            return ToStat(buffer);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Opens a file for reading without following a symbolic link in the last component (O_NOFOLLOW).
+    /// Null when there is no such file, or it is a link or a directory.</summary>
+    public static SafeFileHandle? OpenReadNoFollow(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            try
+            {
+                return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        var fd = open(path, ORdonly | ONoFollow | OCloexec);
+        if (fd < 0)
+        {
+            return null; // ENOENT, ELOOP (a link), EACCES
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (StatHandle(handle, path).Kind != FileKind.File)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        return handle;
+    }
+
+    private static FileStat ToStat(in StatxBuffer b)
+    {
+        var kind = (b.Mode & 0xF000) switch
+        {
+            0x8000 => FileKind.File,
+            0x4000 => FileKind.Directory,
+            0xA000 => FileKind.Link,
+            _ => FileKind.Other,
+        };
+        var mtime = DateTimeOffset.FromUnixTimeSeconds(b.MtimeSeconds).AddTicks(b.MtimeNanoseconds / 100);
+        var version = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{b.Inode:x}-{b.Size}-{b.MtimeSeconds}.{b.MtimeNanoseconds:D9}-{b.CtimeSeconds}.{b.CtimeNanoseconds:D9}");
+        return new FileStat(kind, (long)b.Size, mtime, version);
+    }
+
+    private static FileStat? ManagedStat(string path)
+    {
+        FileSystemInfo info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            info = new DirectoryInfo(path);
+            if (!info.Exists)
+            {
+                var link = new FileInfo(path);
+                return link.LinkTarget is not null ? new FileStat(FileKind.Link, 0, default, "link") : null;
+            }
+        }
+
+        var kind = info.LinkTarget is not null ? FileKind.Link : info is DirectoryInfo ? FileKind.Directory : FileKind.File;
+        var size = info is FileInfo f ? f.Length : 0;
+        var modified = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
+        return new FileStat(kind, size, modified, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{size}:{modified.UtcTicks}"));
+    }
 
     /// <summary>Flushes a file's data (and the metadata needed to read it) to stable storage.</summary>
     public static void FlushData(SafeFileHandle handle)
