@@ -34,7 +34,8 @@ public static class DepotEndpoints
         // Bucket and key come from the raw target (see RawKeyPath), so one catch-all serves every object route.
         app.Map("/v1/{bucket}/{**key}", DispatchObjectAsync);
         app.Map("/v1/{bucket}", DispatchObjectAsync);
-        app.MapFallback((HttpContext context) => Problems.WriteAsync(context, ErrorCodes.NotFound, $"There is no route {context.Request.Method} {context.Request.Path}; see {DepotRoutes.OpenApi}."));
+        // "{**path}", not the default "{*path:nonfile}": paths that look like file names (favicon.ico) get problems too.
+        app.MapFallback("{**path}", (HttpContext context) => Problems.WriteAsync(context, ErrorCodes.NotFound, $"There is no route {context.Request.Method} {context.Request.Path}; see {DepotRoutes.OpenApi}."));
         return app;
     }
 

@@ -98,6 +98,10 @@ public sealed partial class DepotServer : IAsyncDisposable
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         }
 
+        // ASP.NET's own request lines carry full query strings (future signed links): keep them out whatever else is
+        // configured. Depot logs its own line per request without the query.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -31,12 +31,17 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         }
         catch (Exception e) when (context.RequestAborted.IsCancellationRequested || e is ConnectionResetException or OperationCanceledException)
         {
-            LogClientGone(logger, context.Request.Method, context.Request.Path.Value ?? "/");
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                var path = SafePath(context);
+                LogClientGone(logger, context.Request.Method, path);
+            }
+
             context.Abort();
         }
         catch (BadHttpRequestException e)
         {
-            LogBadRequest(logger, context.Request.Method, context.Request.Path.Value ?? "/", e.Message);
+            LogBadRequest(logger, context.Request.Method, SafePath(context), e.Message);
             await Problems.WriteAsync(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ErrorCodes.TooLarge : ErrorCodes.InvalidRequest, e.Message);
         }
         catch (Exception e) when (StorageFullException.IsDiskFull(e))
@@ -45,7 +50,7 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         }
         catch (Exception e)
         {
-            LogFailed(logger, e, context.Request.Method, context.Request.Path.Value ?? "/");
+            LogFailed(logger, e, context.Request.Method, SafePath(context));
             await Problems.WriteAsync(context, ErrorCodes.Internal, "The server failed to handle this request; it has been logged.");
         }
         finally
@@ -62,8 +67,34 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         {
             var keyId = context.Items.TryGetValue(AccessGuard.IdentityItem, out var id) && id is CallerIdentity caller ? caller.KeyId : "-";
             var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            LogRequest(logger, context.Request.Method, context.Request.Path.Value ?? "/", context.Response.StatusCode, context.Response.ContentLength ?? -1, elapsedMs, keyId);
+            var path = SafePath(context);
+            LogRequest(logger, context.Request.Method, path, context.Response.StatusCode, context.Response.ContentLength ?? -1, elapsedMs, keyId);
         }
+    }
+
+    /// <summary>The decoded path for logs, with control and bidi characters escaped so a request cannot forge log lines.</summary>
+    internal static string SafePath(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "/";
+        if (!path.Any(c => char.IsControl(c) || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')))
+        {
+            return path;
+        }
+
+        var escaped = new System.Text.StringBuilder(path.Length + 16);
+        foreach (var c in path)
+        {
+            if (char.IsControl(c) || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'))
+            {
+                escaped.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
     }
 
     /// <summary>Dot segments, backslashes and NUL in the path as sent (before Kestrel normalises it) are refused.</summary>

@@ -14,9 +14,10 @@ internal sealed record DirectorySnapshot(IReadOnlyDictionary<string, string> Ent
         return new DirectorySnapshot(entries);
     }
 
-    /// <summary>The default bucket's data directory without the SQLite files that change on reads and key lookups.</summary>
+    /// <summary>A bucket's directory without the SQLite files (reads and key lookups touch them) and the server's
+    /// exclusive lock file (which cannot be opened while the server runs).</summary>
     public static DirectorySnapshot TakeData(string dataDirectory) =>
-        Take(dataDirectory, rel => rel.StartsWith(".depot/depot.db", StringComparison.Ordinal));
+        Take(dataDirectory, rel => rel.StartsWith(".depot/depot.db", StringComparison.Ordinal) || rel == ".depot/lock");
 
     public void AssertSame(DirectorySnapshot after, string because)
     {

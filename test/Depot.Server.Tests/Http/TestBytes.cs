@@ -39,8 +39,10 @@ internal sealed class GeneratedStream(long length, int seed) : Stream
         set => throw new NotSupportedException();
     }
 
-    /// <summary>The SHA-256 of everything read so far (call once, at the end).</summary>
-    public string FinishSha256Hex() => Convert.ToHexStringLower(_sha.GetHashAndReset());
+    private string? _finalSha;
+
+    /// <summary>The SHA-256 of the whole content, once it has been read to the end (the stream may be disposed).</summary>
+    public string FinishSha256Hex() => _finalSha ?? throw new InvalidOperationException("The stream was not read to the end.");
 
     public long Produced => _position;
 
@@ -51,6 +53,7 @@ internal sealed class GeneratedStream(long length, int seed) : Stream
         var n = (int)Math.Min(buffer.Length, length - _position);
         if (n <= 0)
         {
+            _finalSha ??= Convert.ToHexStringLower(_sha.GetHashAndReset());
             return 0;
         }
 
@@ -58,6 +61,11 @@ internal sealed class GeneratedStream(long length, int seed) : Stream
         _random.NextBytes(slice);
         _sha.AppendData(slice);
         _position += n;
+        if (_position == length)
+        {
+            _finalSha = Convert.ToHexStringLower(_sha.GetHashAndReset());
+        }
+
         return n;
     }
 

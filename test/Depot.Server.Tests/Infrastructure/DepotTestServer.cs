@@ -256,7 +256,7 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
             // Keep the structured values too: a secret could hide in a property that the template does not print.
             var values = state is IEnumerable<KeyValuePair<string, object?>> pairs
                 ? string.Join(" ", pairs.Select(v => $"{v.Key}={v.Value}"))
-                : state.ToString() ?? "";
+                : state?.ToString() ?? "";
             entries.Enqueue(new CapturedLog(category, logLevel, eventId, formatter(state, exception), values, exception?.ToString()));
         }
     }
