@@ -89,7 +89,14 @@ internal static class ServeCommand
                 return 1;
             }
 
-            await server.StartAsync(cancellationToken);
+            try
+            {
+                await server.StartAsync(cancellationToken);
+            }
+            catch (IOException e)
+            {
+                return Fail($"cannot listen on {options.Listen}: {e.Message}");
+            }
             var scheme = server.TlsFingerprint is null ? "http" : "https";
             foreach (var url in server.Urls)
             {

@@ -55,10 +55,16 @@ public static class TlsCertificates
         var bytes = created.Export(X509ContentType.Pkcs12);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".tmp";
-        File.WriteAllBytes(temp, bytes);
+        var create = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // the private key is never readable by others
+        }
+
+        using (var file = new FileStream(temp, create))
+        {
+            file.Write(bytes);
+            file.Flush(flushToDisk: true);
         }
 
         File.Move(temp, path, overwrite: true);

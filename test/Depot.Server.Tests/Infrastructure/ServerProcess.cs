@@ -81,23 +81,32 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <param name="https">Whether the server speaks TLS (readiness then accepts any certificate; tests pin their own).</param>
     public static async Task<ServerProcess> StartAsync(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false)
     {
-        var server = Launch(dataDirectory, adminKey, extraArgs, https);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await server.WaitUntilHealthyAsync(StartTimeout);
-            return server;
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
+            var server = Launch(dataDirectory, adminKey, extraArgs, https);
+            try
+            {
+                await server.WaitUntilHealthyAsync(StartTimeout);
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && server.StandardError.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                // Someone took the free port between FreePort() and the server's bind: try another one.
+                await server.DisposeAsync();
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                throw;
+            }
         }
     }
 
     /// <summary>Starts the process without waiting for it to become ready (for starts that are expected to fail).</summary>
-    public static ServerProcess Launch(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false)
+    /// <param name="port">The port to listen on; by default a free one.</param>
+    public static ServerProcess Launch(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false, int? port = null)
     {
-        var port = FreePort();
+        var listenPort = port ?? FreePort();
         var depotDll = Path.Combine(AppContext.BaseDirectory, "depot.dll");
         if (!File.Exists(depotDll))
         {
@@ -110,13 +119,13 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardInput = false,
             UseShellExecute = false,
-            WorkingDirectory = dataDirectory,
+            WorkingDirectory = AppContext.BaseDirectory, // not the data directory: a test may unmount it
         };
         info.ArgumentList.Add(depotDll);
         info.ArgumentList.Add("serve");
         info.ArgumentList.Add(dataDirectory);
         info.ArgumentList.Add("--listen");
-        info.ArgumentList.Add($"127.0.0.1:{port}");
+        info.ArgumentList.Add($"127.0.0.1:{listenPort}");
         info.ArgumentList.Add("--no-scan");
         foreach (var arg in extraArgs ?? [])
         {
@@ -133,7 +142,7 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["DOTNET_NOLOGO"] = "1";
 
         var process = new System.Diagnostics.Process { StartInfo = info, EnableRaisingEvents = true };
-        var server = new ServerProcess(process, dataDirectory, port, https, adminKey);
+        var server = new ServerProcess(process, dataDirectory, listenPort, https, adminKey);
         process.OutputDataReceived += (_, e) => server.Append(server._stdout, e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(server._stderr, e.Data);
         process.Start();
@@ -312,7 +321,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Accepts any server certificate: for readiness probes and tests that do not look at TLS.</summary>
     private static SocketsHttpHandler InsecureHandler() => new()
     {
+#pragma warning disable CA5359 // Readiness and plain-HTTP tests only; TLS tests pass their own pinning handler.
         SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+#pragma warning restore CA5359
     };
 
     private void Append(StringBuilder into, string? line)

@@ -18,6 +18,8 @@ public sealed class CrashTests : IAsyncDisposable
     private readonly TempDirectory _dir = new("crash");
     private readonly List<ServerProcess> _servers = [];
 
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     private string DataDir => _dir.Path;
 
     [Fact]
@@ -39,7 +41,7 @@ public sealed class CrashTests : IAsyncDisposable
         Assert.Empty(StagedEntries(DataDir));
         Assert.False(File.Exists(Path.Combine(DataDir, "crash", "big.bin")), "a partial object is visible on disk");
         using var after = second.CreateClient();
-        using var get = await after.GetAsync(ObjectPath("crash/big.bin"));
+        using var get = await after.GetAsync(ObjectPath("crash/big.bin"), Ct);
         Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
         Assert.Equal("not_found", await ProblemCodeAsync(get));
         await AssertHealthyAsync(second);
@@ -60,19 +62,27 @@ public sealed class CrashTests : IAsyncDisposable
         var versionB = new PausingBodyStream(LargeBody, seed: 3, pauseAfter: PauseAt);
         var overwrite = StartUpload(client, "doc.bin", versionB, LargeBody);
         await WaitForStagedBytesAsync(first, KillAfterStaged, overwrite);
+        using (var reader = first.CreateClient())
+        using (var during = await reader.GetAsync(ObjectPath("doc.bin"), Ct))
+        {
+            // While B streams in, readers still get all of A.
+            Assert.Equal(shaA, SeededBytes.Sha256Hex(await during.Content.ReadAsByteArrayAsync(Ct)));
+        }
+
         first.KillHard();
         await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Null(await EndAsync(overwrite, versionB));
 
         var second = await StartAsync();
         using var after = second.CreateClient();
-        using var get = await after.GetAsync(ObjectPath("doc.bin"));
+        using var get = await after.GetAsync(ObjectPath("doc.bin"), Ct);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
-        var bytes = await get.Content.ReadAsByteArrayAsync();
+        var bytes = await get.Content.ReadAsByteArrayAsync(Ct);
         Assert.Equal(versionA.Length, bytes.Length);
         Assert.Equal(shaA, SeededBytes.Sha256Hex(bytes));
         Assert.Equal($"\"{shaA}\"", get.Headers.ETag?.ToString());
         Assert.Equal(shaA, Header(get, DepotHeaders.Sha256));
+        Assert.Equal(versionA, await File.ReadAllBytesAsync(Path.Combine(DataDir, "doc.bin"), Ct)); // the plain file too
         Assert.Empty(StagedEntries(DataDir));
     }
 
@@ -100,9 +110,9 @@ public sealed class CrashTests : IAsyncDisposable
 
         var second = await StartAsync();
         using var after = second.CreateClient();
-        using var get = await after.GetAsync(ObjectPath("acked/file.bin"));
+        using var get = await after.GetAsync(ObjectPath("acked/file.bin"), Ct);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
-        var bytes = await get.Content.ReadAsByteArrayAsync();
+        var bytes = await get.Content.ReadAsByteArrayAsync(Ct);
         Assert.Equal(sha, SeededBytes.Sha256Hex(bytes));
         Assert.Equal(sha, Header(get, DepotHeaders.Sha256));
         Assert.Equal($"\"{sha}\"", get.Headers.ETag?.ToString());
@@ -130,21 +140,21 @@ public sealed class CrashTests : IAsyncDisposable
         first.KillHard();
         await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         var path = Path.Combine(DataDir, "swapped.bin");
-        await File.WriteAllBytesAsync(path, replacement);
+        await File.WriteAllBytesAsync(path, replacement, Ct);
         File.SetLastWriteTimeUtc(path, new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc));
 
         var second = await StartAsync();
         using var after = second.CreateClient();
-        using var get = await after.GetAsync(ObjectPath("swapped.bin"));
+        using var get = await after.GetAsync(ObjectPath("swapped.bin"), Ct);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
-        Assert.Equal(newSha, SeededBytes.Sha256Hex(await get.Content.ReadAsByteArrayAsync()));
+        Assert.Equal(newSha, SeededBytes.Sha256Hex(await get.Content.ReadAsByteArrayAsync(Ct)));
         Assert.Equal($"\"{newSha}\"", get.Headers.ETag?.ToString());
         Assert.Equal(newSha, Header(get, DepotHeaders.Sha256));
 
         // A client holding the stale ETag must get the new bytes, not 304 Not Modified.
         using var conditional = new HttpRequestMessage(HttpMethod.Get, ObjectPath("swapped.bin"));
         conditional.Headers.TryAddWithoutValidation("If-None-Match", $"\"{oldSha}\"");
-        using var revalidated = await after.SendAsync(conditional);
+        using var revalidated = await after.SendAsync(conditional, Ct);
         Assert.Equal(HttpStatusCode.OK, revalidated.StatusCode);
         Assert.Equal($"\"{newSha}\"", revalidated.Headers.ETag?.ToString());
     }
