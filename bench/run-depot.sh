@@ -26,7 +26,7 @@ KIT=$(cd "$KIT" && pwd)
 
 OUT="" SECTIONS="physical http depot rss" BUILD=1 INSTALL=1
 DEPOT_PORT=${DEPOT_PORT:-18090}
-HTTP_ARGS=()
+HTTP_ARGS=() SMALL_PUTS=2000 PUT_PAR=16
 usage() { sed -n '2,19p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,7 +35,9 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --no-install) INSTALL=0; shift ;;
     --port) DEPOT_PORT=$2; shift 2 ;;
-    --conc | --duration | --small-puts | --put-parallel) HTTP_ARGS+=("$1" "$2"); shift 2 ;;
+    --small-puts) SMALL_PUTS=$2; HTTP_ARGS+=("$1" "$2"); shift 2 ;;
+    --put-parallel) PUT_PAR=$2; HTTP_ARGS+=("$1" "$2"); shift 2 ;;
+    --conc | --duration) HTTP_ARGS+=("$1" "$2"); shift 2 ;;
     -h | --help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -105,6 +107,8 @@ if has depot || has rss; then
     DEPOT_CMD=(dotnet "$BENCH_WORK/depot-bin/depot.dll") DEPOT_COMM=dotnet
   fi
   DEPOT_VERSION=$(timeout 10 "${DEPOT_CMD[@]}" --version 2>/dev/null | head -n1 || true)
+  DEPOT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+  DEPOT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | wc -l)
   DEPOT_KEY=bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
   export DEPOT_ADMIN_KEY=$DEPOT_KEY
   DEPOT_AUTH="Authorization: Bearer $DEPOT_KEY"
@@ -161,7 +165,34 @@ ensure_data_files
 
 t0=$(date +%s)
 # --- physical limits --------------------------------------------------------------------
-if has physical; then "$KIT/run-physical.sh"; fi
+if has physical; then
+  "$KIT/run-physical.sh" || log "WARNING: run-physical.sh exited with $?"
+  # Depot's durable small-file sequence without HTTP and database: write 4 KiB to a temp
+  # file, fsync it, rename it into place, fsync the directory. The bound for small PUTs.
+  cat >"$BENCH_WORK/durable.pl" <<'PERL'
+use strict; use warnings; use IO::Handle; use Fcntl;
+my ($n, $dir, $src, $tag) = @ARGV;
+open(my $in, '<:raw', $src) or die "$src: $!"; local $/; my $buf = <$in>; close $in;
+sysopen(my $dh, $dir, O_RDONLY | O_DIRECTORY) or die "$dir: $!";
+for my $i (1 .. $n) {
+  my $t = "$dir/tmp/$tag-$i.part";
+  sysopen(my $fh, $t, O_WRONLY | O_CREAT | O_EXCL, 0644) or die "$t: $!";
+  syswrite($fh, $buf) == length($buf) or die "write $t: $!";
+  $fh->sync or die "fsync $t: $!";
+  close $fh or die "close $t: $!";
+  rename($t, "$dir/$tag-$i.bin") or die "rename $t: $!";
+  $dh->sync or die "fsync $dir: $!";
+}
+PERL
+  D=$BENCH_WORK/durable/\$RUN
+  PREPARE="rm -rf $BENCH_WORK/durable; mkdir -p $D/tmp; sync" CLEANUP="rm -rf $BENCH_WORK/durable" bench_rate physical \
+    "durable small files: $SMALL_PUTS x (4 KiB write, fsync, rename, dir fsync), sequential" files/s "$SMALL_PUTS" \
+    "perl $BENCH_WORK/durable.pl $SMALL_PUTS $D $DATA/small-4k.bin q" "perl, one process; Depot's PUT sequence without HTTP and database"
+  PREPARE="rm -rf $BENCH_WORK/durable; mkdir -p $D/tmp; sync" CLEANUP="rm -rf $BENCH_WORK/durable" bench_rate physical \
+    "durable small files: $SMALL_PUTS x (4 KiB write, fsync, rename, dir fsync), $PUT_PAR parallel" files/s "$SMALL_PUTS" \
+    "seq 1 $PUT_PAR | xargs -P $PUT_PAR -I{} perl $BENCH_WORK/durable.pl $((SMALL_PUTS / PUT_PAR)) $D $DATA/small-4k.bin p{}" \
+    "perl, $PUT_PAR processes x $((SMALL_PUTS / PUT_PAR)) files, one directory"
+fi
 
 # --- nginx, then Depot, with the same shapes -----------------------------------------------
 if has http; then
@@ -242,6 +273,10 @@ ratios() {
     $1 == "physical" && $2 ~ /page cache only/  { pcw = $3; pcwn = $2 }
     $1 == "physical" && $2 ~ /^openssl dgst -sha256/ { sha = $3; shan = $2 }
     $1 == "physical" && $2 ~ /warm page cache/  { pcr = $3; pcrn = $2 }
+    $1 == "physical" && $2 ~ /^durable small files.*sequential$/ { dseq = $3; dseqn = $2 }
+    $1 == "physical" && $2 ~ /^durable small files.*parallel$/   { dpar = $3; dparn = $2 }
+    $1 == "http:depot" && $2 ~ /^PUT .*sequential/ { sseq = $3 }
+    $1 == "http:depot" && $2 ~ /^PUT .*parallel$/  { spar = $3 }
     $1 == "depot" && $2 ~ /during PUT/          { rss = $3; rssn = $2 }
     END {
       print "| Depot row | compared with | Depot | other | unit | Depot / other |"
@@ -249,7 +284,9 @@ ratios() {
       for (i = 1; i <= n; i++) { t = ord[i]; if (t in ng) row(t, "nginx, same test", dp[t], ng[t], un[t]) }
       if (put != "" && fds != "") row("upload PUT (http:depot)", "physical: " fdsn, put, fds, "MB/s")
       if (put != "" && pcw != "") row("upload PUT (http:depot)", "physical: " pcwn, put, pcw, "MB/s")
-      if (put != "" && sha != "") row("upload PUT (http:depot)", "physical: " shan, put, sha, "MB/s")
+      if (put != "" && sha != "") row("upload PUT (http:depot)", "physical: " shan " (Depot hashes every upload)", put, sha, "MB/s")
+      if (sseq != "" && dseq != "") row("small PUTs, sequential (http:depot)", "physical: " dseqn, sseq, dseq, "files/s")
+      if (spar != "" && dpar != "") row("small PUTs, parallel (http:depot)", "physical: " dparn, spar, dpar, "files/s")
       if (get != "" && pcr != "") row("download GET (http:depot)", "physical: " pcrn, get, pcr, "MB/s")
       if (rss != "") row(rssn, "size of the uploaded file", rss, big, "MB")
     }' "$RESULTS"
@@ -262,10 +299,8 @@ report=$BENCH_WORK/report.md
   echo "Generated by bench/run-depot.sh (RUNS=$RUNS, BIG_MB=$BIG_MB, sections: $SECTIONS)"
   echo "with the shared kit's run-physical.sh / run-http.sh / lib/report.sh."
   if has depot || has rss; then
-    rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-    dirty=$(git -C "$REPO" status --porcelain 2>/dev/null | wc -l)
     echo
-    echo "Depot: Release build, git $rev ($dirty uncommitted paths), \`depot --version\`: ${DEPOT_VERSION:--};"
+    echo "Depot: Release build of git $DEPOT_REV ($DEPOT_DIRTY uncommitted paths when the build was copied), \`depot --version\`: ${DEPOT_VERSION:--};"
     echo ".NET SDK $(cd "$REPO" && dotnet --version 2>/dev/null || echo '?');"
     echo "\`depot serve DIR --listen 127.0.0.1:$DEPOT_PORT\`, default settings, admin key as Bearer token."
     echo "Before the http:depot rows the server got an untimed warm-up (20 small PUT/GET/HEAD/DELETE, one 8 MiB PUT/GET)."
@@ -295,7 +330,8 @@ report=$BENCH_WORK/report.md
   if ls "$BENCH_WORK"/logs/depot*.log >/dev/null 2>&1; then
     nerr=$(cat "$BENCH_WORK"/logs/depot*.log | grep -ciE 'fail|error|exception|warn' || true)
     echo
-    echo "Depot server log: $nerr lines mention fail/error/exception/warn."
+    echo "Depot server log (stdout, one info line per request): $(cat "$BENCH_WORK"/logs/depot*.log | wc -l) lines," \
+      "$(cat "$BENCH_WORK"/logs/depot*.log | wc -c | awk '{printf "%.1f MB", $1/1e6}'); $nerr lines mention fail/error/exception/warn."
     if [ "$nerr" -gt 0 ]; then
       echo
       echo '```'
