@@ -22,8 +22,25 @@ public sealed record ObjectRecord(
     string BlobVersion,
     IReadOnlyDictionary<string, string> Metadata)
 {
-    /// <summary>The strong entity tag: the SHA-256 in hex, quoted. Equal bytes have equal tags.</summary>
-    public string ETag => "\"" + Convert.ToHexStringLower(Sha256) + "\"";
+    // Cached with the array it was computed from, so a copy made with another checksum never reuses it.
+    private (byte[]? From, string? Hex) _sha256Hex;
 
-    public string Sha256Hex => Convert.ToHexStringLower(Sha256);
+    /// <summary>The strong entity tag: the SHA-256 in hex, quoted. Equal bytes have equal tags.</summary>
+    public string ETag => "\"" + Sha256Hex + "\"";
+
+    /// <summary>The SHA-256 in lower-case hex (computed once per record).</summary>
+    public string Sha256Hex
+    {
+        get
+        {
+            var cached = _sha256Hex;
+            if (!ReferenceEquals(cached.From, Sha256))
+            {
+                cached = (Sha256, Convert.ToHexStringLower(Sha256));
+                _sha256Hex = cached;
+            }
+
+            return cached.Hex!;
+        }
+    }
 }

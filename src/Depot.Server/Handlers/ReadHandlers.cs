@@ -203,7 +203,9 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
         {
             while (count > 0)
             {
-                var n = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken);
+                // A synchronous pread: file data is usually in the page cache, and an async read on Unix is the same
+                // pread plus a thread-pool hop (measured: docs/decisions/0006).
+                var n = content.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
                 if (n == 0)
                 {
                     throw new IOException("The file became shorter while it was being sent.");

@@ -97,7 +97,8 @@ public sealed partial class DepotServer : IAsyncDisposable
         }
         else
         {
-            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            // Registered by factory so the container disposes it at shutdown, flushing the last lines.
+            builder.Services.AddSingleton<ILoggerProvider>(_ => new Logging.BufferedConsoleLoggerProvider());
         }
 
         // ASP.NET's own request lines carry full query strings (future signed links): keep them out whatever else is

@@ -78,7 +78,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         // fstat the open descriptor: the stat describes exactly the bytes this stream reads.
         BlobStat Fstat() => ToBlobStat(PosixIo.StatHandle(handle, path!));
         var stat = Fstat();
-        var stream = new FileStream(handle, FileAccess.Read, bufferSize: 1, isAsync: handle.IsAsync);
+        var stream = new HandleReadStream(handle, stat.Size);
         return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, stat, Fstat));
     }
 
