@@ -100,7 +100,7 @@ public sealed partial class ObjectEngine
         byte[]? md5;
         try
         {
-            var received = await CopyHashedAsync(body, writer, options.ExpectedMd5 is not null, limits.MaxObjectSize, cancellationToken);
+            var received = await CopyHashedAsync(body, writer, options.ExpectedMd5 is not null, limits.MaxObjectSize, options.ExpectedLength, cancellationToken);
             if (!received.TryGetValue(out var hashes, out var copyError))
             {
                 return copyError;
@@ -137,7 +137,9 @@ public sealed partial class ObjectEngine
                 return late.Error!;
             }
 
-            var previous = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
+            // Only a replaced file has a previous record worth keeping (created time, content type, metadata).
+            var replacing = await _blobs.StatAsync(bucket, key, cancellationToken) is { IsDirectory: false };
+            var previous = replacing ? await GetRecordAsync(bucket, key.Value, cancellationToken) : null;
             // From here the write goes through even if the client goes away: it has been accepted.
             var stat = await writer.PublishAsync(key, CancellationToken.None);
             if (stat is null)
@@ -590,10 +592,13 @@ public sealed partial class ObjectEngine
     }
 
     /// <summary>Reads the body in large blocks, hashing each block while the previous one is being written.</summary>
-    private static async Task<Result<(byte[] Sha256, byte[]? Md5)>> CopyHashedAsync(Stream body, IBlobWriter writer, bool withMd5, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<Result<(byte[] Sha256, byte[]? Md5)>> CopyHashedAsync(Stream body, IBlobWriter writer, bool withMd5, long maxBytes, long? declaredLength, CancellationToken cancellationToken)
     {
         using var hasher = new ContentHasher(withMd5);
-        var buffers = new[] { ArrayPool<byte>.Shared.Rent(CopyBufferSize), ArrayPool<byte>.Shared.Rent(CopyBufferSize) };
+        // Small declared bodies get small buffers: renting 2 MiB per 4 KiB upload exhausts the shared pool under
+        // concurrency and turns every upload into large-object allocations.
+        var size = declaredLength is { } declared && declared < CopyBufferSize ? (int)Math.Max(declared + 1, 4096) : CopyBufferSize;
+        var buffers = new[] { ArrayPool<byte>.Shared.Rent(size), ArrayPool<byte>.Shared.Rent(size) };
         var pending = Task.CompletedTask;
         var current = 0;
         long total = 0;
@@ -602,7 +607,7 @@ public sealed partial class ObjectEngine
             while (true)
             {
                 var buffer = buffers[current];
-                var n = await body.ReadAtLeastAsync(buffer.AsMemory(0, CopyBufferSize), CopyBufferSize, throwOnEndOfStream: false, cancellationToken);
+                var n = await body.ReadAtLeastAsync(buffer.AsMemory(0, size), size, throwOnEndOfStream: false, cancellationToken);
                 if (n == 0)
                 {
                     break;
@@ -629,7 +634,7 @@ public sealed partial class ObjectEngine
                 }
 
                 current ^= 1;
-                if (n < CopyBufferSize)
+                if (n < size)
                 {
                     break; // ReadAtLeast returned short: the body ended
                 }

@@ -29,6 +29,7 @@ internal sealed class FileBlobWriter : IBlobWriter
 {
     // Start writeback every 8 MiB so the final fdatasync does not have to flush the whole file at once.
     private const long WritebackInterval = 8L << 20;
+    private const long GroupFlushMaxBytes = 4L << 20;
     private readonly FileSystemBlobStore _store;
     private readonly string _root;
     private readonly string _tempPath;
@@ -42,7 +43,8 @@ internal sealed class FileBlobWriter : IBlobWriter
         _root = root;
         _tempPath = tempPath;
         _ = bucket;
-        _handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        // A private, randomly named file: no lock needed (FileShare.None would cost an flock pair per upload).
+        _handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
     }
 
     public long Length { get; private set; }
@@ -69,44 +71,62 @@ internal sealed class FileBlobWriter : IBlobWriter
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask FlushDurableAsync(CancellationToken cancellationToken)
+    public async ValueTask FlushDurableAsync(CancellationToken cancellationToken)
     {
+        var handle = _handle ?? throw new ObjectDisposedException(nameof(FileBlobWriter));
+        // A unique, nanosecond-precise mtime per published version: coarse filesystem clocks would otherwise give two
+        // quick same-size versions the same (size, mtime), and a reader could pair one's bytes with the other's checksum.
+        File.SetLastWriteTimeUtc(handle, PublishClock.Next());
         try
         {
-            PosixIo.FlushData(_handle ?? throw new ObjectDisposedException(nameof(FileBlobWriter)));
+            if (GroupFlusher is { } group)
+            {
+                await group.FlushAsync();
+            }
+            else
+            {
+                PosixIo.FlushData(handle);
+            }
         }
         catch (IOException e) when (StorageFullException.IsDiskFull(e))
         {
             throw new StorageFullException("No space left on the device that holds this bucket.", e);
         }
-
-        return ValueTask.CompletedTask;
     }
 
-    public ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken)
+    public async ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken)
     {
         if (key.Parent is { } parent && !FileSystemBlobStore.EnsureDirectory(_root, parent))
         {
-            return ValueTask.FromResult<BlobStat?>(null);
+            return null;
         }
 
         var destination = FileSystemBlobStore.Combine(_root, key);
         if (PosixIo.StatNoFollow(destination) is { Kind: not FileKind.File })
         {
-            return ValueTask.FromResult<BlobStat?>(null); // a directory or a link is in the way
+            return null; // a directory or a link is in the way
         }
 
-        // A unique, nanosecond-precise mtime per published version: coarse filesystem clocks would otherwise give two
-        // quick same-size versions the same (size, mtime), and a reader could pair one's bytes with the other's checksum.
-        File.SetLastWriteTimeUtc(_handle!, PublishClock.Next());
         _handle!.Dispose();
         _handle = null;
         File.Move(_tempPath, destination, overwrite: true); // rename(2): readers see the old or the new file
         _published = true;
-        PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
+        if (GroupFlusher is { } group)
+        {
+            await group.FlushAsync(); // makes the rename durable, shared with concurrent small uploads
+        }
+        else
+        {
+            PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
+        }
+
         var published = PosixIo.StatNoFollow(destination) ?? throw new IOException($"'{destination}' vanished right after it was published.");
-        return ValueTask.FromResult<BlobStat?>(FileSystemBlobStore.ToBlobStat(published));
+        return FileSystemBlobStore.ToBlobStat(published);
     }
+
+    /// <summary>Small writes share group flushes; large ones flush themselves (their data is mostly written back
+    /// already, and a filesystem-wide flush would wait for unrelated data).</summary>
+    private GroupFlusher? GroupFlusher => Length <= GroupFlushMaxBytes ? _store.FlusherFor(_root) : null;
 
     public ValueTask DisposeAsync()
     {
@@ -124,7 +144,6 @@ internal sealed class FileBlobWriter : IBlobWriter
             }
         }
 
-        _ = _store;
         return ValueTask.CompletedTask;
     }
 }

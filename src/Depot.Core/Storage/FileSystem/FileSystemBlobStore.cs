@@ -17,6 +17,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
     internal const string StateFolder = ObjectKey.ReservedRootSegment;
     private const string TempFolder = "tmp";
     private readonly Dictionary<string, string> _roots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GroupFlusher> _flushers = new(StringComparer.Ordinal);
 
     /// <param name="bucketRoots">Bucket name to directory. Directories are created when missing.</param>
     public FileSystemBlobStore(IReadOnlyDictionary<string, string> bucketRoots)
@@ -43,8 +44,15 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             }
 
             Directory.CreateDirectory(temp);
+            if (OperatingSystem.IsLinux())
+            {
+                _flushers[root] = new GroupFlusher(root);
+            }
         }
     }
+
+    /// <summary>The group flusher of a bucket root's filesystem (Linux), or null.</summary>
+    internal GroupFlusher? FlusherFor(string root) => _flushers.GetValueOrDefault(root);
 
     /// <summary>The number of staged files (used by tests to prove nothing is left behind).</summary>
     public int CountStagedFiles(string bucket) => Directory.EnumerateFiles(TempDirectory(Root(bucket))).Count();

@@ -37,6 +37,43 @@ internal static partial class PosixIo
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int syncfs(int fd);
+
+    /// <summary>Opens a directory (to name its filesystem in <see cref="SyncFilesystem"/>).</summary>
+    public static SafeFileHandle OpenDirectory(string path)
+    {
+        var fd = open(path, ORdonly | ODirectory | OCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open directory '{path}' (errno {Marshal.GetLastPInvokeError()}).", Marshal.GetLastPInvokeError());
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>syncfs(2): makes everything written to the directory's filesystem so far durable.</summary>
+    public static void SyncFilesystem(SafeHandle directory)
+    {
+        var added = false;
+        directory.DangerousAddRef(ref added);
+        try
+        {
+            if (syncfs((int)directory.DangerousGetHandle()) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"syncfs failed (errno {errno}).", errno);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                directory.DangerousRelease();
+            }
+        }
+    }
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
 
