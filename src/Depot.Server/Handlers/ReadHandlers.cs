@@ -17,6 +17,7 @@ namespace Depot.Server.Handlers;
 public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
 {
     private const int CopyBufferSize = 256 << 10;
+    private const int SmallBodyBytes = 64 << 10;
 
     /// <summary>"GET /v1/{bucket}/{key} downloads the object, whole or by Range (one or several ranges); HEAD answers
     /// the same headers without a body. A path ending in '/' (or ?list) lists the directory; ?stat describes it."</summary>
@@ -195,29 +196,52 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
         await response.Body.WriteAsync(tail, context.RequestAborted);
     }
 
+    /// <summary>Copies a range of the file to the response: small ranges through one pooled buffer, large ones straight
+    /// into the response pipe's memory (one copy fewer per byte; docs/decisions/0006).</summary>
     private static async Task CopyRangeAsync(Stream content, long offset, long count, HttpResponse response, CancellationToken cancellationToken)
     {
         content.Seek(offset, SeekOrigin.Begin);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyBufferSize, Math.Max(count, 1)));
-        try
+        // Reads are synchronous preads: file data is usually in the page cache, and an async read on Unix is the same
+        // pread plus a thread-pool hop.
+        if (count <= SmallBodyBytes)
         {
-            while (count > 0)
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(count, 1));
+            try
             {
-                // A synchronous pread: file data is usually in the page cache, and an async read on Unix is the same
-                // pread plus a thread-pool hop (measured: docs/decisions/0006).
-                var n = content.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
-                if (n == 0)
+                var filled = content.ReadAtLeast(buffer.AsSpan(0, (int)count), (int)count, throwOnEndOfStream: false);
+                if (filled < count)
                 {
                     throw new IOException("The file became shorter while it was being sent.");
                 }
 
-                await response.Body.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
-                count -= n;
+                await response.Body.WriteAsync(buffer.AsMemory(0, (int)count), cancellationToken);
+                return;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-        finally
+
+        var writer = response.BodyWriter;
+        while (count > 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            var memory = writer.GetMemory((int)Math.Min(CopyBufferSize, count));
+            var n = content.Read(memory.Span[..(int)Math.Min(memory.Length, count)]);
+            if (n == 0)
+            {
+                throw new IOException("The file became shorter while it was being sent.");
+            }
+
+            writer.Advance(n);
+            count -= n;
+            // Every block is flushed, the last one included: advanced but unflushed bytes are not sent when the
+            // handler returns (they wait for the connection to close).
+            var flushed = await writer.FlushAsync(cancellationToken);
+            if (flushed.IsCanceled || flushed.IsCompleted)
+            {
+                throw new OperationCanceledException("The client went away during the download.", cancellationToken);
+            }
         }
     }
 
