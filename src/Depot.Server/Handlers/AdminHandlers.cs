@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Paths;
@@ -22,14 +21,9 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
             return;
         }
 
-        CreateKeyRequestDto? body;
-        try
+        if (!(await JsonBodies.ReadAsync(context, DepotJson.Wire.CreateKeyRequestDto)).TryGetValue(out var body, out var bodyError))
         {
-            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Wire.CreateKeyRequestDto, context.RequestAborted);
-        }
-        catch (JsonException e)
-        {
-            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, $"The body is not valid JSON: {e.Message}");
+            await Problems.WriteAsync(context, bodyError);
             return;
         }
 
@@ -67,9 +61,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
         var (id, token) = ApiKeyTokens.Generate();
         var record = new ApiKeyRecord(id, body.Name ?? "", ApiKeyTokens.Hash(token), scopes, body.Bucket, string.IsNullOrEmpty(body.Prefix) ? null : body.Prefix, now, body.Expires, null, body.RateLimit);
         await keys.AddKeyAsync(record, context.RequestAborted);
-        context.Response.StatusCode = StatusCodes.Status201Created;
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, ToDto(record) with { Token = token }, DepotJson.Wire.ApiKeyDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, ToDto(record) with { Token = token }, DepotJson.Wire.ApiKeyDto, StatusCodes.Status201Created);
     }
 
     /// <summary>"GET /v1/_keys lists keys without their secrets."</summary>
@@ -81,8 +73,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
         }
 
         var all = await keys.ListKeysAsync(context.RequestAborted);
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, new ApiKeyListDto { Keys = all.Select(ToDto).ToList() }, DepotJson.Wire.ApiKeyListDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, new ApiKeyListDto { Keys = all.Select(ToDto).ToList() }, DepotJson.Wire.ApiKeyListDto);
     }
 
     /// <summary>"DELETE /v1/_keys/{id} revokes a key at once."</summary>
@@ -134,8 +125,7 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
                 return new BucketDto { Name = b.Key, MaxObjectSize = b.Value.MaxObjectSize, MaxKeyLength = b.Value.MaxKeyLength, ReadOnly = b.Value.ReadOnly, TotalBytes = total, FreeBytes = free };
             })
             .ToList();
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, new BucketListDto { Buckets = list }, DepotJson.Wire.BucketListDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, new BucketListDto { Buckets = list }, DepotJson.Wire.BucketListDto);
     }
 
     private async Task<bool> DenyUnlessAdminAsync(HttpContext context)

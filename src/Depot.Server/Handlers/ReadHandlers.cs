@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Model;
@@ -78,8 +77,7 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
             Entries = visible.Select(Mapping.ToDto).ToList(),
             NextCursor = value.NextCursor,
         };
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, dto, DepotJson.Wire.ListPageDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, dto, DepotJson.Wire.ListPageDto);
     }
 
     /// <summary>"GET ?stat describes a file (size, checksum, ETag, times, content type, metadata) or a directory."</summary>
@@ -92,8 +90,7 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
             return;
         }
 
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(value), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, Mapping.ToDto(value), DepotJson.Wire.ObjectInfoDto);
     }
 
     private async Task DownloadAsync(HttpContext context, ObjectTarget target)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Model;
@@ -79,10 +78,8 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        context.Response.StatusCode = existed ? StatusCodes.Status200OK : StatusCodes.Status201Created;
         context.Response.Headers.Location = DepotRoutes.Object(target.Bucket, target.Key.Value) + "/";
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
+        await JsonBodies.WriteAsync(context, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto, existed ? StatusCodes.Status200OK : StatusCodes.Status201Created);
     }
 
     /// <summary>"DELETE /v1/{bucket}/{key} deletes a file (If-Match makes it conditional); a directory needs a path
@@ -147,14 +144,9 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        TransferRequestDto? body;
-        try
+        if (!(await JsonBodies.ReadAsync(context, DepotJson.Wire.TransferRequestDto)).TryGetValue(out var body, out var bodyError))
         {
-            body = await JsonSerializer.DeserializeAsync(context.Request.Body, DepotJson.Wire.TransferRequestDto, context.RequestAborted);
-        }
-        catch (JsonException e)
-        {
-            await Problems.WriteAsync(context, ErrorCodes.InvalidRequest, $"The body is not valid JSON: {e.Message}");
+            await Problems.WriteAsync(context, bodyError);
             return;
         }
 
@@ -208,8 +200,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             }
 
             context.Response.Headers.Location = DepotRoutes.Object(target.Bucket, to.Value) + "/";
-            context.Response.ContentType = "application/json";
-            await JsonSerializer.SerializeAsync(context.Response.Body, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
+            await JsonBodies.WriteAsync(context, Mapping.ToDto(stat), DepotJson.Wire.ObjectInfoDto);
             return;
         }
 
@@ -226,12 +217,9 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
 
     private static async Task WriteInfoAsync(HttpContext context, ObjectInfoDto dto, ObjectRecord record, int status)
     {
-        var response = context.Response;
-        response.StatusCode = status;
-        Mapping.WriteObjectHeaders(response, record);
-        response.Headers.Location = DepotRoutes.Object(record.Bucket, record.Key);
-        response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(response.Body, dto, DepotJson.Wire.ObjectInfoDto, context.RequestAborted);
+        Mapping.WriteObjectHeaders(context.Response, record);
+        context.Response.Headers.Location = DepotRoutes.Object(record.Bucket, record.Key);
+        await JsonBodies.WriteAsync(context, dto, DepotJson.Wire.ObjectInfoDto, status);
     }
 
     private static Result<PutOptions> ParsePutOptions(HttpRequest request)
