@@ -23,6 +23,13 @@ results=$(mktemp -d "${TMPDIR:-/tmp}/depot-test.XXXXXX")
 trap 'rm -rf "$results"' EXIT
 
 dotnet build Depot.slnx -c Release -nologo -v q || { echo "0 passed, 1 failed"; exit 1; }
+# One formatter, checked: a formatting difference fails the run (fix with `dotnet format Depot.slnx`).
+format_failed=0
+if ! dotnet format Depot.slnx --verify-no-changes --no-restore -v q; then
+  echo "formatting differs from .editorconfig: run 'dotnet format Depot.slnx'" >&2
+  format_failed=1
+fi
+
 dotnet test Depot.slnx -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
 status=$?
@@ -39,6 +46,7 @@ read -r passed failed < <(cat "$results"/*.trx 2>/dev/null | tr '>' '\n' | awk '
     }
   }
   END { print p + 0, f + 0 }')
+failed=$((failed + format_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the run failed without a counted test failure (a crash or no results): never report green
 fi

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Depot.Core.Errors;
 using Depot.Server.Auth;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Depot.Server.Http;
