@@ -84,7 +84,7 @@ public sealed partial class ObjectEngine
         }
 
         // Fail fast before any byte moves; checked again under the lock at publish time.
-        var early = await CheckPreconditionAsync(bucket, key, options.Precondition, cancellationToken);
+        var early = await CheckPreconditionAsync(bucket, key, options.Precondition, lockHeld: false, cancellationToken);
         if (!early.IsSuccess)
         {
             return early.Error!;
@@ -131,15 +131,20 @@ public sealed partial class ObjectEngine
 
         using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
         {
-            var late = await CheckPreconditionAsync(bucket, key, options.Precondition, cancellationToken);
+            var late = await CheckPreconditionAsync(bucket, key, options.Precondition, lockHeld: true, cancellationToken);
             if (!late.IsSuccess)
             {
                 return late.Error!;
             }
 
             // Only a replaced file has a previous record worth keeping (created time, content type, metadata).
-            var replacing = await _blobs.StatAsync(bucket, key, cancellationToken) is { IsDirectory: false };
-            var previous = replacing ? await GetRecordAsync(bucket, key.Value, cancellationToken) : null;
+            var replaced = await _blobs.StatAsync(bucket, key, cancellationToken) is { IsDirectory: false } file ? file : null;
+            var previous = replaced is null ? null : await GetRecordAsync(bucket, key.Value, cancellationToken);
+            if (previous is not null && previous.BlobVersion != replaced!.Version)
+            {
+                // The cache may hold an older record than the store; the store has the latest word on metadata.
+                previous = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
+            }
             // From here the write goes through even if the client goes away: it has been accepted.
             var stat = await writer.PublishAsync(key, CancellationToken.None);
             if (stat is null)
@@ -153,7 +158,7 @@ public sealed partial class ObjectEngine
                 stat.Size,
                 sha256,
                 options.ContentType ?? previous?.ContentType,
-                previous?.CreatedUtc ?? _time.GetUtcNow(),
+                previous?.CreatedUtc ?? replaced?.ModifiedUtc ?? _time.GetUtcNow(),
                 stat.ModifiedUtc,
                 stat.Version,
                 options.Metadata ?? previous?.Metadata ?? EmptyMetadata);
@@ -222,7 +227,7 @@ public sealed partial class ObjectEngine
                 return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
             }
 
-            var record = await DescribeOpenedAsync(bucket, key, read, cancellationToken);
+            var record = await DescribeOpenedAsync(bucket, key, read, lockHeld: false, cancellationToken);
             if (record is not null)
             {
                 read.Content.Seek(0, SeekOrigin.Begin);
@@ -257,7 +262,7 @@ public sealed partial class ObjectEngine
                 return DepotError.Conflict($"'{key}' is a directory; delete it with recursive=true (or as a directory path ending in '/').");
             }
 
-            var pre = await CheckPreconditionAsync(bucket, key, precondition, cancellationToken);
+            var pre = await CheckPreconditionAsync(bucket, key, precondition, lockHeld: true, cancellationToken);
             if (!pre.IsSuccess)
             {
                 return pre.Error!;
@@ -285,6 +290,8 @@ public sealed partial class ObjectEngine
                 return DepotError.NotFound($"There is no directory '{key}' in bucket '{bucket}'.");
             case DirectoryDeleteResult.NotADirectory:
                 return DepotError.Conflict($"'{key}' is a file, not a directory.");
+            case DirectoryDeleteResult.ChangedDuringDelete:
+                return DepotError.Conflict($"Something was written into '{key}' while it was being deleted; try again.");
             case DirectoryDeleteResult.NotEmpty:
                 return DepotError.Conflict($"The directory '{key}' is not empty; add recursive=true to delete it with its contents.");
         }
@@ -332,6 +339,8 @@ public sealed partial class ObjectEngine
 
         using (await _locks.AcquireAllAsync([LockKey(bucket, from), LockKey(bucket, to)], cancellationToken))
         {
+            var sourceStat = await _blobs.StatAsync(bucket, from, cancellationToken);
+            var sourceRecord = sourceStat is { IsDirectory: false } ? await _metadata.GetAsync(bucket, from.Value, cancellationToken) : null;
             switch (await _blobs.MoveAsync(bucket, from, to, overwrite, cancellationToken))
             {
                 case MoveResult.SourceNotFound:
@@ -349,11 +358,11 @@ public sealed partial class ObjectEngine
 
             // rename(2) changes the moved inode's ctime, hence a moved file's version; its bytes did not change, so its
             // record follows under the lock rather than being hashed again on the next read.
-            if (await _blobs.StatAsync(bucket, to, CancellationToken.None) is { IsDirectory: false } moved
-                && await _metadata.GetAsync(bucket, to.Value, CancellationToken.None) is { } movedRecord
-                && movedRecord.Size == moved.Size && movedRecord.ModifiedUtc == moved.ModifiedUtc)
+            // Only a record that described exactly the source's bytes is carried over; anything else is hashed again.
+            if (sourceRecord is not null && sourceRecord.BlobVersion == sourceStat!.Version
+                && await _blobs.StatAsync(bucket, to, CancellationToken.None) is { IsDirectory: false } moved)
             {
-                await _metadata.PutAsync(movedRecord with { BlobVersion = moved.Version }, CancellationToken.None);
+                await _metadata.PutAsync(sourceRecord with { Key = to.Value, BlobVersion = moved.Version }, CancellationToken.None);
             }
         }
 
@@ -458,7 +467,10 @@ public sealed partial class ObjectEngine
     }
 
     /// <summary>The current record of the file at a key (described first if needed), or null if there is no file.</summary>
-    private async Task<ObjectRecord?> DescribeAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> DescribeAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) =>
+        await DescribeAsync(bucket, key, lockHeld: false, cancellationToken);
+
+    private async Task<ObjectRecord?> DescribeAsync(string bucket, ObjectKey key, bool lockHeld, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < 3; attempt++)
         {
@@ -470,7 +482,7 @@ public sealed partial class ObjectEngine
 
             await using (read.Content)
             {
-                if (await DescribeOpenedAsync(bucket, key, read, cancellationToken) is { } record)
+                if (await DescribeOpenedAsync(bucket, key, read, lockHeld, cancellationToken) is { } record)
                 {
                     return record;
                 }
@@ -482,7 +494,7 @@ public sealed partial class ObjectEngine
 
     /// <summary>The record of exactly the opened bytes: the stored one when its version matches, otherwise the bytes are
     /// hashed now (one describer per key at a time) and recorded. Null when they changed while being hashed.</summary>
-    private async Task<ObjectRecord?> DescribeOpenedAsync(string bucket, ObjectKey key, BlobRead read, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> DescribeOpenedAsync(string bucket, ObjectKey key, BlobRead read, bool lockHeld, CancellationToken cancellationToken)
     {
         var record = await GetRecordAsync(bucket, key.Value, cancellationToken);
         if (record is not null && record.BlobVersion == read.Stat.Version)
@@ -490,7 +502,8 @@ public sealed partial class ObjectEngine
             return record;
         }
 
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
+        // The key lock is not reentrant: callers that already hold it (conditional writes) describe under their lock.
+        using (lockHeld ? null : await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
         {
             record = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
             if (record is not null && record.BlobVersion == read.Stat.Version)
@@ -511,7 +524,8 @@ public sealed partial class ObjectEngine
             // matches a version, and the file is hashed again on its next read until it has been quiet for a while.
             var settled = _time.GetUtcNow() - read.Stat.ModifiedUtc >= UnsettledWindow;
             var version = settled ? read.Stat.Version : UnsettledPrefix + read.Stat.Version;
-            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? _time.GetUtcNow(), read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata);
+            // A file Depot did not write has existed at least since its modification time.
+            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? read.Stat.ModifiedUtc, read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata);
             // Record it only if these bytes are still the ones at the key: a reader that opened a version just before
             // an overwrite must not put the old version's record over the new one.
             if ((await _blobs.StatAsync(bucket, key, cancellationToken))?.Version == read.Stat.Version)
@@ -540,7 +554,8 @@ public sealed partial class ObjectEngine
         return record;
     }
 
-    private async Task<Outcome> CheckPreconditionAsync(string bucket, ObjectKey key, WritePrecondition? precondition, CancellationToken cancellationToken)
+    /// <param name="lockHeld">True when the caller holds the key's lock (describing must then not take it again).</param>
+    private async Task<Outcome> CheckPreconditionAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool lockHeld, CancellationToken cancellationToken)
     {
         switch (precondition)
         {
@@ -552,7 +567,7 @@ public sealed partial class ObjectEngine
                     : DepotError.AlreadyExists($"'{key}' already exists in bucket '{bucket}'.");
         }
 
-        var current = await DescribeAsync(bucket, key, cancellationToken);
+        var current = await DescribeAsync(bucket, key, lockHeld, cancellationToken);
         switch (precondition)
         {
             case WritePrecondition.MustExist when current is null:

@@ -16,7 +16,9 @@ public sealed record ListPage(IReadOnlyList<ListEntry> Entries, string? NextCurs
 /// <param name="Recursive">Include everything below, depth first; directories come before their children.</param>
 /// <param name="Limit">Entries per page.</param>
 /// <param name="Cursor">The cursor from the previous page, or null for the first page.</param>
-public sealed record ListOptions(bool Recursive = false, int Limit = 1000, string? Cursor = null)
+/// <param name="Filter">Which entries the caller may see (key, is directory); invisible directories are not descended
+/// into. Applied inside the walk so pages and cursors only ever hold visible keys.</param>
+public sealed record ListOptions(bool Recursive = false, int Limit = 1000, string? Cursor = null, Func<string, bool, bool>? Filter = null)
 {
     public const int MaxLimit = 10_000;
 }

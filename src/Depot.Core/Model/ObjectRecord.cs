@@ -6,7 +6,8 @@ namespace Depot.Core.Model;
 /// <param name="Size">Size in bytes.</param>
 /// <param name="Sha256">The SHA-256 of the bytes, computed while they were written (or when the file was described).</param>
 /// <param name="ContentType">The media type given at upload, or null when unknown (servers then guess from the name).</param>
-/// <param name="CreatedUtc">When Depot first stored or described the object.</param>
+/// <param name="CreatedUtc">When Depot first stored the object; for a file Depot found on disk, its modification time
+/// when first described.</param>
 /// <param name="ModifiedUtc">When the bytes last changed (the blob's modification time).</param>
 /// <param name="BlobVersion">The blob store's version token for these bytes (local files: size and mtime). When the
 /// blob's current token differs, the record is stale and the object is described again before it is served.</param>

@@ -71,6 +71,7 @@ public enum DirectoryDeleteResult
     NotFound,
     NotEmpty,
     NotADirectory,
+    ChangedDuringDelete,
 }
 
 public enum MoveResult

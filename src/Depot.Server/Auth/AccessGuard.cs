@@ -15,6 +15,8 @@ namespace Depot.Server.Auth;
 public sealed class AccessGuard
 {
     public const string IdentityItem = "depot.identity";
+    private const string RateChargedItem = "depot.rate-charged";
+    private const int MaxCachedKeys = 10_000;
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(10);
     private readonly IApiKeyStore _keys;
     private readonly DepotServerOptions _options;
@@ -54,7 +56,8 @@ public sealed class AccessGuard
                 : "The API key is unknown, expired or revoked.");
         }
 
-        if (!TryAcquire(identity, context))
+        // One request costs one token, however many checks it makes (move and copy check source and destination).
+        if (!context.Items.ContainsKey(RateChargedItem) && !TryAcquire(identity, context))
         {
             return new DepotError(ErrorCodes.RateLimited, "Too many requests for this API key; slow down and retry after the time in Retry-After.");
         }
@@ -133,7 +136,16 @@ public sealed class AccessGuard
         else
         {
             record = await _keys.GetKeyAsync(id, context.RequestAborted);
-            _cache[id] = (record, now + CacheFor);
+            if (record is not null)
+            {
+                // Only real keys are cached (random ids must not grow memory), and the cache is bounded.
+                if (_cache.Count >= MaxCachedKeys)
+                {
+                    _cache.Clear();
+                }
+
+                _cache[id] = (record, now + CacheFor);
+            }
         }
 
         if (record is null || record.RevokedUtc is not null || (record.ExpiresUtc is { } expires && expires <= now)
@@ -158,6 +170,7 @@ public sealed class AccessGuard
         using var lease = _limiter.AttemptAcquire((partition, perSecond));
         if (lease.IsAcquired)
         {
+            context.Items[RateChargedItem] = true;
             return true;
         }
 

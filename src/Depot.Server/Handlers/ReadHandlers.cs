@@ -60,21 +60,22 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
 
         var recursive = IsTrue(query, DepotQuery.Recursive);
         var cursor = query.TryGetValue(DepotQuery.Cursor, out var c) ? c.ToString() : null;
-        var page = await engine.ListAsync(target.Bucket, target.Key, new ListOptions(recursive, limit, cursor), context.RequestAborted);
+        // A key limited to a prefix may list the directories above it, but sees only the path down to its prefix: the
+        // filter runs inside the walk, so neither entries nor cursors reveal anything else.
+        var identity = (await guard.AuthenticateAsync(context))!;
+        Func<string, bool, bool>? visible = identity.Prefix is null ? null : (key, isDirectory) => identity.Covers(target.Bucket, key, asDirectoryAncestor: isDirectory);
+        var page = await engine.ListAsync(target.Bucket, target.Key, new ListOptions(recursive, limit, cursor, visible), context.RequestAborted);
         if (!page.TryGetValue(out var value, out var error))
         {
             await Problems.WriteAsync(context, error);
             return;
         }
 
-        // A key limited to a prefix may list the directories above it, but sees only the path down to its prefix.
-        var identity = (await guard.AuthenticateAsync(context))!;
-        var visible = value.Entries.Where(e => identity.Covers(target.Bucket, e.Key, asDirectoryAncestor: e.IsDirectory));
         var dto = new ListPageDto
         {
             Bucket = target.Bucket,
             Prefix = target.Key.Value,
-            Entries = visible.Select(Mapping.ToDto).ToList(),
+            Entries = value.Entries.Select(Mapping.ToDto).ToList(),
             NextCursor = value.NextCursor,
         };
         await JsonBodies.WriteAsync(context, dto, DepotJson.Wire.ListPageDto);

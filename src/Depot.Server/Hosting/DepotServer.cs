@@ -85,6 +85,20 @@ public sealed partial class DepotServer : IAsyncDisposable
         var metadata = new SqliteMetadataStore(Path.Combine(options.StateDirectory, "depot.db"));
         await metadata.InitializeAsync(cancellationToken);
         var blobs = new FileSystemBlobStore(buckets.ToDictionary(b => b.Key, b => b.Value.Path, StringComparer.Ordinal));
+        // Buckets must not overlap (compared after links are resolved): one bucket inside another would expose the inner
+        // one's state folder (database, TLS key) and bypass its read-only flag and bucket-limited keys.
+        foreach (var name in buckets.Keys)
+        {
+            foreach (var otherName in buckets.Keys.Where(n => n != name))
+            {
+                if ((blobs.Root(name) + "/").StartsWith(blobs.Root(otherName) + "/", StringComparison.Ordinal))
+                {
+                    stateLock.Dispose();
+                    await metadata.DisposeAsync();
+                    throw new ArgumentException($"Bucket '{name}' ({blobs.Root(name)}) lies inside bucket '{otherName}' ({blobs.Root(otherName)}); bucket directories must not overlap.");
+                }
+            }
+        }
         var certificate = TlsCertificates.Load(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });

@@ -89,7 +89,7 @@ public static class ByteRanges
             }
             else
             {
-                end = Math.Min(lastPos + 1, length);
+                end = lastPos >= length - 1 ? length : lastPos + 1; // no overflow for last-pos = long.MaxValue
             }
 
             any = true;

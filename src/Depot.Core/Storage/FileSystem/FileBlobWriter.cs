@@ -107,10 +107,13 @@ internal sealed class FileBlobWriter : IBlobWriter
             return null; // a directory or a link is in the way
         }
 
-        _handle!.Dispose();
-        _handle = null;
         File.Move(_tempPath, destination, overwrite: true); // rename(2): readers see the old or the new file
         _published = true;
+        // fstat of the still-open handle: the published version (rename changed its ctime), even if a concurrent
+        // directory move has already carried the file elsewhere.
+        var published = PosixIo.StatHandle(_handle!, destination);
+        _handle!.Dispose();
+        _handle = null;
         if (GroupFlusher is { } group)
         {
             await group.FlushAsync(); // makes the rename durable, shared with concurrent small uploads
@@ -120,7 +123,6 @@ internal sealed class FileBlobWriter : IBlobWriter
             PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
         }
 
-        var published = PosixIo.StatNoFollow(destination) ?? throw new IOException($"'{destination}' vanished right after it was published.");
         return FileSystemBlobStore.ToBlobStat(published);
     }
 

@@ -1,3 +1,4 @@
+using Depot.Core.Errors;
 using Depot.Core.Model;
 using Depot.Core.Paths;
 
@@ -132,20 +133,28 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             return ValueTask.FromResult(DirectoryDeleteResult.NotEmpty);
         }
 
-        if (isRoot)
+        try
         {
-            // The bucket root stays (it holds the state folder); its contents go.
-            foreach (var entry in EnumerateVisible(path, isRoot: true))
+            if (isRoot)
             {
-                DeleteEntryNoFollow(entry);
-            }
+                // The bucket root stays (it holds the state folder); its contents go.
+                foreach (var entry in EnumerateVisible(path, isRoot: true))
+                {
+                    DeleteEntryNoFollow(entry);
+                }
 
-            PosixIo.FlushDirectory(path);
+                PosixIo.FlushDirectory(path);
+            }
+            else
+            {
+                DeleteEntryNoFollow(new DirectoryInfo(path));
+                PosixIo.FlushDirectory(Path.GetDirectoryName(path)!);
+            }
         }
-        else
+        catch (IOException e) when (!StorageFullException.IsDiskFull(e))
         {
-            DeleteEntryNoFollow(new DirectoryInfo(path));
-            PosixIo.FlushDirectory(Path.GetDirectoryName(path)!);
+            // Something was written into the tree while it was being deleted (ENOTEMPTY).
+            return ValueTask.FromResult(DirectoryDeleteResult.ChangedDuringDelete);
         }
 
         return ValueTask.FromResult(DirectoryDeleteResult.Deleted);
@@ -210,7 +219,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
             : throw new ArgumentException("Invalid cursor.", nameof(options));
         var limit = Math.Clamp(options.Limit, 1, ListOptions.MaxLimit);
         var entries = new List<BlobListEntry>(Math.Min(limit + 1, 1024));
-        Walk(path, directory, options.Recursive, after, limit + 1, entries, cancellationToken);
+        Walk(path, directory, options.Recursive, after, limit + 1, options.Filter, entries, cancellationToken);
         string? next = null;
         if (entries.Count > limit)
         {
@@ -221,7 +230,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         return ValueTask.FromResult<BlobListPage?>(new BlobListPage(entries, next));
     }
 
-    private static void Walk(string path, ObjectKey dirKey, bool recursive, ObjectKey? after, int want, List<BlobListEntry> into, CancellationToken cancellationToken)
+    private static void Walk(string path, ObjectKey dirKey, bool recursive, ObjectKey? after, int want, Func<string, bool, bool>? filter, List<BlobListEntry> into, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var children = new List<(string Name, string Path, FileStat Stat)>();
@@ -243,6 +252,11 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
 
             var key = dirKey.Child(name);
             var isDirectory = stat.Kind == FileKind.Directory;
+            if (filter is not null && !filter(key.Value, isDirectory))
+            {
+                continue; // invisible to this caller: neither listed nor descended into, and never a cursor
+            }
+
             var emit = true;
             if (after is not null)
             {
@@ -265,7 +279,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
 
             if (recursive && isDirectory)
             {
-                Walk(childPath, key, recursive: true, emit ? null : after, want, into, cancellationToken);
+                Walk(childPath, key, recursive: true, emit ? null : after, want, filter, into, cancellationToken);
             }
         }
     }
@@ -335,7 +349,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
                 {
                     Directory.CreateDirectory(current);
                 }
-                catch (IOException) when (PosixIo.StatNoFollow(current)?.Kind is not FileKind.Directory)
+                catch (IOException e) when (!StorageFullException.IsDiskFull(e) && PosixIo.StatNoFollow(current)?.Kind is not FileKind.Directory)
                 {
                     return false;
                 }
