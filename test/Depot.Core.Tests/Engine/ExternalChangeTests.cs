@@ -352,12 +352,5 @@ public sealed class ExternalChangeTests : IAsyncLifetime
 
     private static ObjectKey Key(string key) => ObjectKey.Parse(key).Value;
 
-    private static byte[] TestData(int length, int seed)
-    {
-        var bytes = new byte[length];
-#pragma warning disable CA5394 // deterministic test data, not security
-        new Random(seed).NextBytes(bytes);
-#pragma warning restore CA5394
-        return bytes;
-    }
+    private static byte[] TestData(int length, int seed) => TestBytes.Seeded(length, seed);
 }

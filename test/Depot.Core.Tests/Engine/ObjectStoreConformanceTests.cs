@@ -5,6 +5,8 @@ using Depot.Core.Errors;
 using Depot.Core.Model;
 using Depot.Core.Paths;
 
+using Depot.Core.Tests.TestSupport;
+
 namespace Depot.Core.Tests.Engine;
 
 /// <summary>
@@ -495,12 +497,5 @@ public abstract partial class ObjectStoreConformanceTests : IAsyncLifetime
     protected static byte[] Md5(byte[] data) => MD5.HashData(data);
 #pragma warning restore CA5351
 
-    protected static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-#pragma warning disable CA5394 // deterministic test data, not security
-        new Random(seed).NextBytes(bytes);
-#pragma warning restore CA5394
-        return bytes;
-    }
+    protected static byte[] RandomBytes(int length, int seed) => TestBytes.Seeded(length, seed);
 }

@@ -80,14 +80,7 @@ public sealed class VersionTokenTests : IAsyncLifetime
         return (await writer.PublishAsync(key, Ct))!;
     }
 
-    private static byte[] Bytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-#pragma warning disable CA5394 // deterministic test data, not security
-        new Random(seed).NextBytes(bytes);
-#pragma warning restore CA5394
-        return bytes;
-    }
+    private static byte[] Bytes(int length, int seed) => TestBytes.Seeded(length, seed);
 
     /// <summary>The filesystem store, with every staged file stamped with the same mtime just before it is published,
     /// and an optional action run once right after a file is opened for reading.</summary>
