@@ -97,13 +97,11 @@ internal static class ServeCommand
             {
                 return Fail($"cannot listen on {options.Listen}: {e.Message}");
             }
-            var scheme = server.TlsFingerprint is null ? "http" : "https";
             foreach (var url in server.Urls)
             {
                 Console.Out.WriteLine($"Depot is serving {Path.GetFullPath(options.DataDirectory)} as bucket 'default' at {url}/v1/default/");
             }
 
-            _ = scheme;
             if (server.GeneratedAdminKey is { } generated)
             {
                 Console.Out.WriteLine($"Admin key (shown once; keep it safe): {generated}");

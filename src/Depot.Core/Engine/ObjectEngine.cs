@@ -40,8 +40,6 @@ public sealed partial class ObjectEngine
         _time = time ?? TimeProvider.System;
     }
 
-    public IBlobStore Blobs => _blobs;
-
     public BucketRegistry Buckets => _buckets;
 
     /// <summary>Checks the bucket exists and the key fits its length limit.</summary>
@@ -90,7 +88,7 @@ public sealed partial class ObjectEngine
             return early.Error!;
         }
 
-        if (options.ExpectedLength is { } declared && _blobs is ILocalFileBlobStore && !HasFreeSpace(bucket, declared))
+        if (options.ExpectedLength is { } declared && _blobs is IStorageSpace space && space.GetSpace(bucket) is { } free && free.FreeBytes < declared)
         {
             return DepotError.InsufficientStorage($"Bucket '{bucket}' has less than {declared} bytes free.");
         }
@@ -592,19 +590,6 @@ public sealed partial class ObjectEngine
     /// <summary>If-None-Match compares weakly (RFC 9110 §13.1.2); If-Match strongly (§13.1.1).</summary>
     private static bool WeakEquals(string given, string current) =>
         string.Equals(given.StartsWith("W/", StringComparison.Ordinal) ? given[2..] : given, current, StringComparison.Ordinal);
-
-    private bool HasFreeSpace(string bucket, long bytes)
-    {
-        try
-        {
-            var root = ((Storage.FileSystem.FileSystemBlobStore)_blobs).Root(bucket);
-            return new DriveInfo(root).AvailableFreeSpace >= bytes;
-        }
-        catch (Exception e) when (e is IOException or InvalidCastException or ArgumentException or UnauthorizedAccessException)
-        {
-            return true; // unknown: let the write find out
-        }
-    }
 
     /// <summary>Reads the body in large blocks, hashing each block while the previous one is being written.</summary>
     private static async Task<Result<(byte[] Sha256, byte[]? Md5)>> CopyHashedAsync(Stream body, IBlobWriter writer, bool withMd5, long maxBytes, long? declaredLength, CancellationToken cancellationToken)

@@ -142,7 +142,7 @@ public sealed class ObjectKey : IEquatable<ObjectKey>, IComparable<ObjectKey>
                 return "The key must not contain control characters.";
             }
 
-            if (c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\uFEFF')
+            if (IsDirectionalMark(c))
             {
                 return "The key must not contain bidirectional or byte-order marks.";
             }
@@ -171,6 +171,11 @@ public sealed class ObjectKey : IEquatable<ObjectKey>, IComparable<ObjectKey>
 
         return null;
     }
+
+    /// <summary>Bidirectional controls and the byte-order mark: invisible characters that make text read differently
+    /// from what it is (never allowed in keys, escaped in logs).</summary>
+    public static bool IsDirectionalMark(char c) =>
+        c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\uFEFF';
 
     public bool Equals(ObjectKey? other) => other is not null && string.Equals(Value, other.Value, StringComparison.Ordinal);
 

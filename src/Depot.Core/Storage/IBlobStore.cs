@@ -58,12 +58,14 @@ public interface IBlobWriter : IAsyncDisposable
     ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken);
 }
 
-/// <summary>Blob stores whose bytes are plain local files expose their paths so servers can use sendfile.</summary>
-public interface ILocalFileBlobStore
+/// <summary>Blob stores that can tell how much space a bucket's device has (local disks; object stores usually cannot).</summary>
+public interface IStorageSpace
 {
-    /// <summary>The absolute path of the file at <paramref name="key"/>, or null if it is not a reachable regular file.</summary>
-    string? GetFilePath(string bucket, ObjectKey key);
+    /// <summary>Total and free bytes of the device that holds <paramref name="bucket"/>, or null when unknown.</summary>
+    StorageSpace? GetSpace(string bucket);
 }
+
+public sealed record StorageSpace(long TotalBytes, long FreeBytes);
 
 public enum DirectoryDeleteResult
 {

@@ -2,6 +2,7 @@ using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Paths;
 using Depot.Core.Security;
+using Depot.Core.Storage;
 using Depot.Protocol;
 using Depot.Server.Auth;
 using Depot.Server.Http;
@@ -10,7 +11,7 @@ using Microsoft.AspNetCore.Http;
 namespace Depot.Server.Handlers;
 
 /// <summary>API key management (<c>/v1/_keys</c>, admin only) and the bucket list (<c>GET /v1/</c>).</summary>
-public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRegistry buckets, TimeProvider time)
+public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRegistry buckets, IBlobStore blobs, TimeProvider time)
 {
     /// <summary>"POST /v1/_keys creates a key with scopes, optionally limited to a bucket and a key prefix, with an optional
     /// expiry and rate limit; the answer holds the secret token once, and only its hash is stored."</summary>
@@ -110,19 +111,8 @@ public sealed class AdminHandlers(IApiKeyStore keys, AccessGuard guard, BucketRe
             .OrderBy(b => b.Key, StringComparer.Ordinal)
             .Select(b =>
             {
-                long? total = null, free = null;
-                try
-                {
-                    var drive = new DriveInfo(b.Value.Path);
-                    total = drive.TotalSize;
-                    free = drive.AvailableFreeSpace;
-                }
-                catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
-                {
-                    // space unknown
-                }
-
-                return new BucketDto { Name = b.Key, MaxObjectSize = b.Value.MaxObjectSize, MaxKeyLength = b.Value.MaxKeyLength, ReadOnly = b.Value.ReadOnly, TotalBytes = total, FreeBytes = free };
+                var space = (blobs as IStorageSpace)?.GetSpace(b.Key);
+                return new BucketDto { Name = b.Key, MaxObjectSize = b.Value.MaxObjectSize, MaxKeyLength = b.Value.MaxKeyLength, ReadOnly = b.Value.ReadOnly, TotalBytes = space?.TotalBytes, FreeBytes = space?.FreeBytes };
             })
             .ToList();
         await JsonBodies.WriteAsync(context, new BucketListDto { Buckets = list }, DepotJson.Wire.BucketListDto);

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text.Json;
 using Depot.Core.Errors;
 using Depot.Protocol;
 using Depot.Server.Handlers;
@@ -71,6 +70,4 @@ public static class DepotEndpoints
         context.Response.Headers.Allow = "GET, HEAD, PUT, DELETE, POST";
         return Problems.WriteAsync(context, ErrorCodes.MethodNotAllowed, $"{method} is not supported on objects.");
     }
-
-    internal static JsonSerializerOptions JsonOptions => DepotJson.Wire.Options;
 }

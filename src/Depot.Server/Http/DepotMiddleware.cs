@@ -76,7 +76,7 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
     internal static string SafePath(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "/";
-        if (!path.Any(c => char.IsControl(c) || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069')))
+        if (!path.Any(NeedsEscaping))
         {
             return path;
         }
@@ -84,7 +84,7 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         var escaped = new System.Text.StringBuilder(path.Length + 16);
         foreach (var c in path)
         {
-            if (char.IsControl(c) || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'))
+            if (NeedsEscaping(c))
             {
                 escaped.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }
@@ -96,6 +96,8 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
 
         return escaped.ToString();
     }
+
+    private static bool NeedsEscaping(char c) => char.IsControl(c) || Core.Paths.ObjectKey.IsDirectionalMark(c);
 
     /// <summary>Dot segments, backslashes and NUL in the path as sent (before Kestrel normalises it) are refused.</summary>
     private static DepotError? CheckRawPath(HttpContext context)

@@ -37,12 +37,11 @@ internal sealed class FileBlobWriter : IBlobWriter
     private long _writebackStart;
     private bool _published;
 
-    public FileBlobWriter(FileSystemBlobStore store, string bucket, string root, string tempPath)
+    public FileBlobWriter(FileSystemBlobStore store, string root, string tempPath)
     {
         _store = store;
         _root = root;
         _tempPath = tempPath;
-        _ = bucket;
         // A private, randomly named file: no lock needed (FileShare.None would cost an flock pair per upload).
         _handle = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
     }

@@ -13,7 +13,7 @@ namespace Depot.Core.Storage.FileSystem;
 /// crosses a link is treated as absent, and listings skip links. The staging folder is emptied when the store opens,
 /// which reclaims whatever a crash left behind (invariant 3).
 /// </remarks>
-public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStore
+public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
 {
     internal const string StateFolder = ObjectKey.ReservedRootSegment;
     private const string TempFolder = "tmp";
@@ -65,7 +65,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
     {
         var root = Root(bucket);
         var tempPath = Path.Combine(TempDirectory(root), Guid.NewGuid().ToString("N") + ".part");
-        return ValueTask.FromResult<IBlobWriter>(new FileBlobWriter(this, bucket, root, tempPath));
+        return ValueTask.FromResult<IBlobWriter>(new FileBlobWriter(this, root, tempPath));
     }
 
     public ValueTask<BlobStat?> StatAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
@@ -91,6 +91,20 @@ public sealed partial class FileSystemBlobStore : IBlobStore, ILocalFileBlobStor
         return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, stat, Fstat));
     }
 
+    public StorageSpace? GetSpace(string bucket)
+    {
+        try
+        {
+            var drive = new DriveInfo(Root(bucket));
+            return new StorageSpace(drive.TotalSize, drive.AvailableFreeSpace);
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The absolute path of the file at <paramref name="key"/>, or null if it is not a reachable regular file.</summary>
     public string? GetFilePath(string bucket, ObjectKey key)
     {
         var path = ResolveExisting(bucket, key);
