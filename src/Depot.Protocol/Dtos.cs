@@ -18,6 +18,52 @@ public sealed record ObjectInfoDto
     [JsonPropertyName("etag")]
     public string? ETag { get; init; }
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>True for appender objects (absent otherwise).</summary>
+    public bool? Appendable { get; init; }
+
+    /// <summary>When the object expires (absent: never).</summary>
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>The master's key, for slave files.</summary>
+    public string? Master { get; init; }
+
+    /// <summary>The file id <c>{bucket}/{key}</c>, in answers to uploads with a server-assigned id and slave uploads.</summary>
+    public string? Id { get; init; }
+
+    /// <summary>The node that stored the object (host:port), in answers to uploads with a server-assigned id.</summary>
+    public string? Node { get; init; }
+}
+
+/// <summary>FastDFS "list groups / servers": the buckets with their space and usage, and the nodes.</summary>
+public sealed record ClusterDto
+{
+    public required IReadOnlyList<ClusterBucketDto> Buckets { get; init; }
+    public required IReadOnlyList<NodeDto> Servers { get; init; }
+}
+
+public sealed record ClusterBucketDto
+{
+    public required string Name { get; init; }
+    public long? TotalBytes { get; init; }
+    public long? FreeBytes { get; init; }
+    public long ObjectCount { get; init; }
+    public long BytesUsed { get; init; }
+    public long MaxObjectSize { get; init; }
+    public bool ReadOnly { get; init; }
+
+    /// <summary>The nodes serving this bucket (every node serves every bucket).</summary>
+    public IReadOnlyList<string>? Servers { get; init; }
+}
+
+public sealed record NodeDto
+{
+    public required string Id { get; init; }
+    public required string Address { get; init; }
+    public required string Version { get; init; }
+    public DateTimeOffset Started { get; init; }
+    public long UptimeSeconds { get; init; }
+    public required string Status { get; init; }
 }
 
 /// <summary>One entry of a listing.</summary>
@@ -99,6 +145,19 @@ public sealed record ApiKeyListDto
     public required IReadOnlyList<ApiKeyDto> Keys { get; init; }
 }
 
+/// <summary>Answer of <c>POST /v1/{bucket}/{key}?share</c>: a signed download link.</summary>
+public sealed record ShareLinkDto
+{
+    /// <summary>The absolute link, built from the scheme and Host of the request that created it.</summary>
+    public required string Url { get; init; }
+
+    /// <summary>The same link without scheme and host: <c>/v1/{bucket}/{key}?expires=..&amp;sig=..</c>.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>When the link stops working (whole seconds, UTC).</summary>
+    public DateTimeOffset Expires { get; init; }
+}
+
 public sealed record HealthDto
 {
     public required string Status { get; init; }
@@ -129,6 +188,10 @@ public sealed record ProblemDto
 [JsonSerializable(typeof(ApiKeyDto))]
 [JsonSerializable(typeof(ApiKeyListDto))]
 [JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(ShareLinkDto))]
+[JsonSerializable(typeof(ClusterDto))]
+[JsonSerializable(typeof(ClusterBucketDto))]
+[JsonSerializable(typeof(Dictionary<string, string?>))]
 [JsonSerializable(typeof(ProblemDto))]
 [JsonSerializable(typeof(string))]
 public sealed partial class DepotJson : JsonSerializerContext

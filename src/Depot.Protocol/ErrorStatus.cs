@@ -23,6 +23,8 @@ public static class ErrorStatus
         ErrorCodes.MethodNotAllowed => 405,
         ErrorCodes.LengthRequired => 411,
         ErrorCodes.Unavailable => 503,
+        ErrorCodes.LinkInvalid => 403,
+        ErrorCodes.LinkExpired => 403,
         _ => 500,
     };
 
@@ -44,6 +46,8 @@ public static class ErrorStatus
         ErrorCodes.MethodNotAllowed => "Method not allowed",
         ErrorCodes.LengthRequired => "Length required",
         ErrorCodes.Unavailable => "Unavailable",
+        ErrorCodes.LinkInvalid => "Link invalid",
+        ErrorCodes.LinkExpired => "Link expired",
         _ => "Internal error",
     };
 }

@@ -19,8 +19,9 @@ namespace Depot.Storage.Sqlite;
 public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
 {
     /// <summary>The schema version this code writes; older databases are migrated forward on open.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
     private const int MaxBatch = 256;
+    private const string ObjectColumns = "bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata, appendable, hash_state, expires_ticks, master";
     private readonly string _connectionString;
     private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
     private SqliteConnection? _writer;
@@ -111,13 +112,35 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
                 COMMIT;
                 """, cancellationToken);
         }
+
+        if (current < 2)
+        {
+            // Version 2: appender objects, expiry (key-value entries), slave files, pending in-place appends.
+            await ExecuteAsync(connection, """
+                BEGIN;
+                ALTER TABLE objects ADD COLUMN appendable INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE objects ADD COLUMN hash_state BLOB;
+                ALTER TABLE objects ADD COLUMN expires_ticks INTEGER;
+                ALTER TABLE objects ADD COLUMN master TEXT;
+                CREATE INDEX IF NOT EXISTS objects_by_master ON objects (bucket, master) WHERE master IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS objects_by_expiry ON objects (expires_ticks) WHERE expires_ticks IS NOT NULL;
+                CREATE TABLE IF NOT EXISTS pending_appends (
+                    bucket TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    restore_size INTEGER NOT NULL,
+                    PRIMARY KEY (bucket, key)
+                ) WITHOUT ROWID;
+                PRAGMA user_version = 2;
+                COMMIT;
+                """, cancellationToken);
+        }
     }
 
     public async Task<ObjectRecord?> GetAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata FROM objects WHERE bucket = $b AND key = $k";
+        command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE bucket = $b AND key = $k";
         command.Parameters.AddWithValue("$b", bucket);
         command.Parameters.AddWithValue("$k", key);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -144,7 +167,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
             }
 
             command.Parameters.AddWithValue("$b", bucket);
-            command.CommandText = $"SELECT bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata FROM objects WHERE bucket = $b AND key IN ({string.Join(',', names)})";
+            command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE bucket = $b AND key IN ({string.Join(',', names)})";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -156,16 +179,20 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         return result;
     }
 
-    public Task PutAsync(ObjectRecord record, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    public Task PutAsync(ObjectRecord record, CancellationToken cancellationToken) =>
+        EnqueueAsync((connection, transaction) => WriteObject(connection, transaction, record), cancellationToken);
+
+    private static void WriteObject(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            INSERT INTO objects (bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata)
-            VALUES ($b, $k, $size, $sha, $ct, $created, $modified, $version, $meta)
+            INSERT INTO objects (bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata, appendable, hash_state, expires_ticks, master)
+            VALUES ($b, $k, $size, $sha, $ct, $created, $modified, $version, $meta, $appendable, $state, $expires, $master)
             ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, content_type = excluded.content_type,
                 created_ticks = excluded.created_ticks, modified_ticks = excluded.modified_ticks, blob_version = excluded.blob_version,
-                metadata = excluded.metadata
+                metadata = excluded.metadata, appendable = excluded.appendable, hash_state = excluded.hash_state,
+                expires_ticks = excluded.expires_ticks, master = excluded.master
             """;
         command.Parameters.AddWithValue("$b", record.Bucket);
         command.Parameters.AddWithValue("$k", record.Key);
@@ -176,8 +203,98 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         command.Parameters.AddWithValue("$modified", record.ModifiedUtc.UtcTicks);
         command.Parameters.AddWithValue("$version", record.BlobVersion);
         command.Parameters.AddWithValue("$meta", record.Metadata.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(record.Metadata, SqliteJson.Default.IReadOnlyDictionaryStringString));
+        command.Parameters.AddWithValue("$appendable", record.Appendable ? 1 : 0);
+        command.Parameters.AddWithValue("$state", (object?)record.HashState ?? DBNull.Value);
+        command.Parameters.AddWithValue("$expires", record.ExpiresUtc is { } expires ? expires.UtcTicks : DBNull.Value);
+        command.Parameters.AddWithValue("$master", (object?)record.Master ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    public async Task<IReadOnlyList<string>> GetSlaveKeysAsync(string bucket, string masterKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT key FROM objects WHERE bucket = $b AND master = $m ORDER BY key";
+        command.Parameters.AddWithValue("$b", bucket);
+        command.Parameters.AddWithValue("$m", masterKey);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(reader.GetString(0));
+        }
+
+        return keys;
+    }
+
+    public async Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE expires_ticks IS NOT NULL AND expires_ticks <= $now ORDER BY expires_ticks LIMIT $limit";
+        command.Parameters.AddWithValue("$now", now.UtcTicks);
+        command.Parameters.AddWithValue("$limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var records = new List<ObjectRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            records.Add(ReadObject(reader));
+        }
+
+        return records;
+    }
+
+    public async Task<BucketUsage> GetUsageAsync(string bucket, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = $b";
+        command.Parameters.AddWithValue("$b", bucket);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new BucketUsage(reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    public Task BeginAppendAsync(PendingAppend append, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "INSERT OR REPLACE INTO pending_appends (bucket, key, restore_size) VALUES ($b, $k, $size)";
+        command.Parameters.AddWithValue("$b", append.Bucket);
+        command.Parameters.AddWithValue("$k", append.Key);
+        command.Parameters.AddWithValue("$size", append.RestoreSize);
         command.ExecuteNonQuery();
     }, cancellationToken);
+
+    public Task CompleteAppendAsync(string bucket, string key, ObjectRecord? record, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
+    {
+        if (record is not null)
+        {
+            WriteObject(connection, transaction, record);
+        }
+
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "DELETE FROM pending_appends WHERE bucket = $b AND key = $k";
+        command.Parameters.AddWithValue("$b", bucket);
+        command.Parameters.AddWithValue("$k", key);
+        command.ExecuteNonQuery();
+    }, cancellationToken);
+
+    public async Task<IReadOnlyList<PendingAppend>> GetPendingAppendsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT bucket, key, restore_size FROM pending_appends ORDER BY bucket, key";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pending = new List<PendingAppend>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            pending.Add(new PendingAppend(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+
+        return pending;
+    }
 
     public Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken) => EnqueueAsync((connection, transaction) =>
     {
@@ -230,6 +347,10 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         move.Parameters.AddWithValue("$from", from);
         move.Parameters.AddWithValue("$lo", from + "/");
         move.Parameters.AddWithValue("$hi", from + "0");
+        move.ExecuteNonQuery();
+
+        // Slave records name their master by key: those pointing into the moved tree point to its new place.
+        move.CommandText = "UPDATE objects SET master = $to || substr(master, length($from) + 1) WHERE bucket = $b AND (master = $from OR (master >= $lo AND master < $hi))";
         move.ExecuteNonQuery();
     }, cancellationToken);
 
@@ -408,7 +529,13 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
             new DateTimeOffset(r.GetInt64(5), TimeSpan.Zero),
             new DateTimeOffset(r.GetInt64(6), TimeSpan.Zero),
             r.GetString(7),
-            metadata);
+            metadata)
+        {
+            Appendable = r.GetInt64(9) != 0,
+            HashState = r.IsDBNull(10) ? null : (byte[])r.GetValue(10),
+            ExpiresUtc = r.IsDBNull(11) ? null : new DateTimeOffset(r.GetInt64(11), TimeSpan.Zero),
+            Master = r.IsDBNull(12) ? null : r.GetString(12),
+        };
     }
 
     private static ApiKeyRecord ReadKey(SqliteDataReader r) => new(

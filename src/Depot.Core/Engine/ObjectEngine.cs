@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Depot.Core.Errors;
 using Depot.Core.Hashing;
@@ -29,6 +30,8 @@ public sealed partial class ObjectEngine
     private readonly TimeProvider _time;
     private readonly KeyedLock _locks = new();
     private readonly RecordCache _records = new(capacity: 16_384);
+    // Appends running in place, by lock key: the committed record and the file it belongs to (see DescribeOpenedAsync).
+    private readonly ConcurrentDictionary<string, (ObjectRecord Record, string? Identity)> _appending = new(StringComparer.Ordinal);
     private const string UnsettledPrefix = "unsettled:";
     private static readonly TimeSpan UnsettledWindow = TimeSpan.FromSeconds(2);
 
@@ -81,6 +84,11 @@ public sealed partial class ObjectEngine
             return DepotError.TooLarge($"The body is {options.ExpectedLength} bytes; bucket '{bucket}' allows at most {limits.MaxObjectSize}.");
         }
 
+        if (options.Metadata is { } metadata && MetadataRules.Validate(metadata, limits) is { IsSuccess: false } badMetadata)
+        {
+            return badMetadata.Error!;
+        }
+
         // Fail fast before any byte moves; checked again under the lock at publish time.
         var early = await CheckPreconditionAsync(bucket, key, options.Precondition, lockHeld: false, cancellationToken);
         if (!early.IsSuccess)
@@ -96,9 +104,11 @@ public sealed partial class ObjectEngine
         await using var writer = await _blobs.BeginWriteAsync(bucket, cancellationToken);
         byte[] sha256;
         byte[]? md5;
+        // Appender objects keep a resumable hash state so that later appends hash only their own bytes.
+        var appenderHash = options.Appendable ? AppenderHash.Start() : null;
         try
         {
-            var received = await CopyHashedAsync(body, writer, options.ExpectedMd5 is not null, limits.MaxObjectSize, options.ExpectedLength, cancellationToken);
+            var received = await CopyHashedAsync(body, writer, options.ExpectedMd5 is not null, limits.MaxObjectSize, options.ExpectedLength, appenderHash, cancellationToken);
             if (!received.TryGetValue(out var hashes, out var copyError))
             {
                 return copyError;
@@ -127,12 +137,28 @@ public sealed partial class ObjectEngine
             return DepotError.InsufficientStorage($"The device that holds bucket '{bucket}' is full; nothing was stored.");
         }
 
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
+        // A slave is published under its master's lock too, so the master cannot be deleted in between.
+        string[] lockKeys = options.Master is { } master ? [LockKey(bucket, key), LockKey(bucket, master)] : [LockKey(bucket, key)];
+        using (await _locks.AcquireAllAsync(lockKeys, cancellationToken))
         {
             var late = await CheckPreconditionAsync(bucket, key, options.Precondition, lockHeld: true, cancellationToken);
             if (!late.IsSuccess)
             {
                 return late.Error!;
+            }
+
+            if (options.Master is { } masterKey)
+            {
+                var masterRecord = await DescribeAsync(bucket, masterKey, lockHeld: true, cancellationToken);
+                if (masterRecord is null || masterRecord.IsExpiredAt(_time.GetUtcNow()))
+                {
+                    return DepotError.NotFound($"There is no master file '{masterKey}' in bucket '{bucket}'.");
+                }
+
+                if (masterRecord.Master is not null)
+                {
+                    return DepotError.Conflict($"'{masterKey}' is itself a slave file; a slave cannot have slaves.");
+                }
             }
 
             // Only a replaced file has a previous record worth keeping (created time, content type, metadata).
@@ -142,6 +168,11 @@ public sealed partial class ObjectEngine
             {
                 // The cache may hold an older record than the store; the store has the latest word on metadata.
                 previous = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
+            }
+
+            if (previous is not null && previous.IsExpiredAt(_time.GetUtcNow()))
+            {
+                (previous, replaced) = (null, null); // an expired entry is gone: nothing of it carries over
             }
             // From here the write goes through even if the client goes away: it has been accepted.
             var stat = await writer.PublishAsync(key, CancellationToken.None);
@@ -159,7 +190,13 @@ public sealed partial class ObjectEngine
                 previous?.CreatedUtc ?? replaced?.ModifiedUtc ?? _time.GetUtcNow(),
                 stat.ModifiedUtc,
                 stat.Version,
-                options.Metadata ?? previous?.Metadata ?? EmptyMetadata);
+                options.Metadata ?? previous?.Metadata ?? EmptyMetadata)
+            {
+                Appendable = options.Appendable,
+                HashState = appenderHash?.Export(),
+                ExpiresUtc = options.ExpiresUtc,
+                Master = options.Master?.Value,
+            };
             await _metadata.PutAsync(record, CancellationToken.None);
             _records.Set(record);
             return record;
@@ -177,7 +214,7 @@ public sealed partial class ObjectEngine
         }
 
         var described = await DescribeAsync(bucket, key, cancellationToken);
-        return described is { } record ? record : DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
+        return described is { } record && !record.IsExpiredAt(_time.GetUtcNow()) ? record : DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
     }
 
     /// <summary>A file's record, or a directory.</summary>
@@ -201,7 +238,7 @@ public sealed partial class ObjectEngine
         }
 
         var record = await DescribeAsync(bucket, key, cancellationToken);
-        return record is null
+        return record is null || record.IsExpiredAt(_time.GetUtcNow())
             ? DepotError.NotFound($"There is nothing at '{key}' in bucket '{bucket}'.")
             : new StatResult(bucket, key.Value, false, record, record.ModifiedUtc);
     }
@@ -226,10 +263,18 @@ public sealed partial class ObjectEngine
             }
 
             var record = await DescribeOpenedAsync(bucket, key, read, lockHeld: false, cancellationToken);
+            if (record is not null && record.IsExpiredAt(_time.GetUtcNow()))
+            {
+                await read.Content.DisposeAsync();
+                return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
+            }
+
             if (record is not null)
             {
                 read.Content.Seek(0, SeekOrigin.Begin);
-                return (record, read.Content);
+                // During an in-place append the file is longer than the version being served: serve exactly that version.
+                var content = record.Size < read.Stat.Size ? new BoundedReadStream(read.Content, record.Size) : read.Content;
+                return (record, content);
             }
 
             await read.Content.DisposeAsync();
@@ -238,7 +283,7 @@ public sealed partial class ObjectEngine
         return DepotError.Conflict($"'{key}' is changing too fast to be read consistently; try again.");
     }
 
-    /// <summary>Deletes a file (not a directory), optionally only if its ETag matches.</summary>
+    /// <summary>Deletes a file (not a directory), optionally only if its ETag matches. A master's slaves go first.</summary>
     public async Task<Outcome> DeleteAsync(string bucket, ObjectKey key, WritePrecondition? precondition, CancellationToken cancellationToken)
     {
         var check = CheckTarget(bucket, key, forWrite: true);
@@ -247,30 +292,67 @@ public sealed partial class ObjectEngine
             return check.Error!;
         }
 
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
+        return await DeleteWithSlavesAsync(bucket, key, precondition, onlyIfExpired: false, cancellationToken);
+    }
+
+    /// <param name="onlyIfExpired">Reclaiming: delete only if the object is (still) expired; otherwise <c>conflict</c>.</param>
+    private async Task<Outcome> DeleteWithSlavesAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool onlyIfExpired, CancellationToken cancellationToken)
+    {
+        // Lock the file with its slaves (in the lock order); a slave that appeared meanwhile means another round.
+        var slaves = await _metadata.GetSlaveKeysAsync(bucket, key.Value, cancellationToken);
+        while (true)
         {
-            var stat = await _blobs.StatAsync(bucket, key, cancellationToken);
-            if (stat is null)
+            using (await _locks.AcquireAllAsync([LockKey(bucket, key.Value), .. slaves.Select(s => LockKey(bucket, s))], cancellationToken))
             {
-                return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
-            }
+                var now = await _metadata.GetSlaveKeysAsync(bucket, key.Value, cancellationToken);
+                if (!now.SequenceEqual(slaves, StringComparer.Ordinal))
+                {
+                    slaves = now;
+                    continue;
+                }
 
-            if (stat.IsDirectory)
-            {
-                return DepotError.Conflict($"'{key}' is a directory; delete it with recursive=true (or as a directory path ending in '/').");
-            }
+                var stat = await _blobs.StatAsync(bucket, key, cancellationToken);
+                if (stat is null)
+                {
+                    return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
+                }
 
-            var pre = await CheckPreconditionAsync(bucket, key, precondition, lockHeld: true, cancellationToken);
-            if (!pre.IsSuccess)
-            {
-                return pre.Error!;
-            }
+                if (stat.IsDirectory)
+                {
+                    return DepotError.Conflict($"'{key}' is a directory; delete it with recursive=true (or as a directory path ending in '/').");
+                }
 
-            await _blobs.DeleteFileAsync(bucket, key, CancellationToken.None);
-            await _metadata.DeleteAsync(bucket, key.Value, CancellationToken.None);
-            _records.Remove(bucket, key.Value);
-            return Outcome.Success;
+                var pre = await CheckPreconditionAsync(bucket, key, precondition, lockHeld: true, cancellationToken);
+                if (!pre.IsSuccess)
+                {
+                    return pre.Error!;
+                }
+
+                var expired = (await DescribeAsync(bucket, key, lockHeld: true, cancellationToken))?.IsExpiredAt(_time.GetUtcNow()) == true;
+                if (onlyIfExpired && !expired)
+                {
+                    return DepotError.Conflict($"'{key}' was replaced before it could be reclaimed.");
+                }
+
+                // Slaves first: a crash part-way leaves a master with fewer slaves, never slaves without their master.
+                foreach (var slave in slaves)
+                {
+                    await RemoveAsync(bucket, ObjectKey.Parse(slave).Value!);
+                }
+
+                await RemoveAsync(bucket, key);
+                // An expired entry was already invisible: deleting it reclaims it, but to the caller it was not there.
+                return expired && !onlyIfExpired ? DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.") : Outcome.Success;
+            }
         }
+    }
+
+    /// <summary>Removes a file and its record; the caller holds the key's lock.</summary>
+    private async Task RemoveAsync(string bucket, ObjectKey key)
+    {
+        await _blobs.DeleteFileAsync(bucket, key, CancellationToken.None);
+        await _metadata.DeleteAsync(bucket, key.Value, CancellationToken.None);
+        _records.Remove(bucket, key.Value);
     }
 
     /// <summary>Deletes a directory; refuses a non-empty one unless <paramref name="recursive"/>.</summary>
@@ -422,11 +504,15 @@ public sealed partial class ObjectEngine
         var records = fileKeys.Count == 0
             ? new Dictionary<string, ObjectRecord>()
             : await _metadata.GetManyAsync(bucket, fileKeys, cancellationToken);
-        var entries = page.Entries.Select(e =>
-        {
-            var sha = !e.Stat.IsDirectory && records.TryGetValue(e.Key.Value, out var r) && r.BlobVersion == e.Stat.Version ? r.Sha256Hex : null;
-            return new ListEntry(e.Key.Value, e.Key.Name, e.Stat.IsDirectory, e.Stat.Size, e.Stat.ModifiedUtc, sha);
-        }).ToList();
+        var now = _time.GetUtcNow();
+        // Expired entries are invisible at once (a page may then be shorter than the limit; the cursor still continues).
+        var entries = page.Entries
+            .Where(e => e.Stat.IsDirectory || !records.TryGetValue(e.Key.Value, out var r) || !r.IsExpiredAt(now))
+            .Select(e =>
+            {
+                var sha = !e.Stat.IsDirectory && records.TryGetValue(e.Key.Value, out var r) && r.BlobVersion == e.Stat.Version ? r.Sha256Hex : null;
+                return new ListEntry(e.Key.Value, e.Key.Name, e.Stat.IsDirectory, e.Stat.Size, e.Stat.ModifiedUtc, sha);
+            }).ToList();
         return new ListPage(entries, page.NextCursor);
     }
 
@@ -500,6 +586,13 @@ public sealed partial class ObjectEngine
             return record;
         }
 
+        // An append in place is running: the committed version is the file's first bytes, unchanged by the append.
+        if (_appending.TryGetValue(LockKey(bucket, key), out var committed) && committed.Identity == read.Stat.Identity
+            && committed.Identity is not null && read.Stat.Size >= committed.Record.Size)
+        {
+            return committed.Record;
+        }
+
         // The key lock is not reentrant: callers that already hold it (conditional writes) describe under their lock.
         using (lockHeld ? null : await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
         {
@@ -508,6 +601,11 @@ public sealed partial class ObjectEngine
             {
                 _records.Set(record);
                 return record;
+            }
+
+            if (read.Restat().Version != read.Stat.Version)
+            {
+                return null; // changed since it was opened (an append that finished while we waited): open again
             }
 
             read.Content.Seek(0, SeekOrigin.Begin);
@@ -523,7 +621,14 @@ public sealed partial class ObjectEngine
             var settled = _time.GetUtcNow() - read.Stat.ModifiedUtc >= UnsettledWindow;
             var version = settled ? read.Stat.Version : UnsettledPrefix + read.Stat.Version;
             // A file Depot did not write has existed at least since its modification time.
-            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? read.Stat.ModifiedUtc, read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata);
+            // What the bytes are for (appender, expiry, slave link) survives a change behind Depot's back; the appender's
+            // hash state does not (it is rebuilt on the next append).
+            var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? read.Stat.ModifiedUtc, read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata)
+            {
+                Appendable = record?.Appendable ?? false,
+                ExpiresUtc = record?.ExpiresUtc,
+                Master = record?.Master,
+            };
             // Record it only if these bytes are still the ones at the key: a reader that opened a version just before
             // an overwrite must not put the old version's record over the new one.
             if ((await _blobs.StatAsync(bucket, key, cancellationToken))?.Version == read.Stat.Version)
@@ -560,12 +665,21 @@ public sealed partial class ObjectEngine
             case null:
                 return Outcome.Success;
             case WritePrecondition.MustNotExist:
-                return await _blobs.StatAsync(bucket, key, cancellationToken) is null
-                    ? Outcome.Success
-                    : DepotError.AlreadyExists($"'{key}' already exists in bucket '{bucket}'.");
+                var existing = await _blobs.StatAsync(bucket, key, cancellationToken);
+                if (existing is null || (!existing.IsDirectory && (await DescribeAsync(bucket, key, lockHeld, cancellationToken))?.IsExpiredAt(_time.GetUtcNow()) == true))
+                {
+                    return Outcome.Success; // absent, or an expired entry (invisible already)
+                }
+
+                return DepotError.AlreadyExists($"'{key}' already exists in bucket '{bucket}'.");
         }
 
         var current = await DescribeAsync(bucket, key, lockHeld, cancellationToken);
+        if (current is not null && current.IsExpiredAt(_time.GetUtcNow()))
+        {
+            current = null;
+        }
+
         switch (precondition)
         {
             case WritePrecondition.MustExist when current is null:
@@ -592,7 +706,7 @@ public sealed partial class ObjectEngine
         string.Equals(given.StartsWith("W/", StringComparison.Ordinal) ? given[2..] : given, current, StringComparison.Ordinal);
 
     /// <summary>Reads the body in large blocks, hashing each block while the previous one is being written.</summary>
-    private static async Task<Result<(byte[] Sha256, byte[]? Md5)>> CopyHashedAsync(Stream body, IBlobWriter writer, bool withMd5, long maxBytes, long? declaredLength, CancellationToken cancellationToken)
+    private static async Task<Result<(byte[] Sha256, byte[]? Md5)>> CopyHashedAsync(Stream body, IBlobWriter writer, bool withMd5, long maxBytes, long? declaredLength, AppenderHash? appenderHash, CancellationToken cancellationToken)
     {
         using var hasher = new ContentHasher(withMd5);
         // Small declared bodies get small buffers: renting 2 MiB per 4 KiB upload exhausts the shared pool under
@@ -621,6 +735,7 @@ public sealed partial class ObjectEngine
                 }
 
                 hasher.Append(buffer.AsSpan(0, n));
+                appenderHash?.Append(buffer.AsSpan(0, n));
                 await pending;
                 if (n < InlineWriteThreshold)
                 {
@@ -641,7 +756,13 @@ public sealed partial class ObjectEngine
             }
 
             await pending;
-            return (hasher.FinishSha256(), hasher.FinishMd5());
+            var sha256 = hasher.FinishSha256();
+            if (appenderHash is not null && !sha256.AsSpan().SequenceEqual(appenderHash.Digest()))
+            {
+                throw new InvalidOperationException("The resumable SHA-256 disagrees with the platform's; refusing to record it.");
+            }
+
+            return (sha256, hasher.FinishMd5());
         }
         finally
         {
@@ -659,7 +780,9 @@ public sealed partial class ObjectEngine
         }
     }
 
-    private static string LockKey(string bucket, ObjectKey key) => bucket + "\n" + key.Value;
+    private static string LockKey(string bucket, ObjectKey key) => LockKey(bucket, key.Value);
+
+    private static string LockKey(string bucket, string key) => bucket + "\n" + key;
 
     private static readonly IReadOnlyDictionary<string, string> EmptyMetadata = new Dictionary<string, string>();
 }

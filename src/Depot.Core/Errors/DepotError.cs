@@ -17,6 +17,7 @@ public sealed record DepotError(string Code, string Message)
     public static DepotError ChecksumMismatch(string why) => new(ErrorCodes.ChecksumMismatch, why);
     public static DepotError PreconditionFailed(string why) => new(ErrorCodes.PreconditionFailed, why);
     public static DepotError InsufficientStorage(string why) => new(ErrorCodes.InsufficientStorage, why);
+    public static DepotError RangeNotSatisfiable(string why) => new(ErrorCodes.RangeNotSatisfiable, why);
 }
 
 /// <summary>Either a value or a <see cref="DepotError"/>.</summary>

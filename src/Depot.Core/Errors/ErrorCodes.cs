@@ -24,4 +24,10 @@ public static class ErrorCodes
     public const string LengthRequired = "length_required";
     public const string Internal = "internal";
     public const string Unavailable = "unavailable";
+
+    /// <summary>A share link whose signature does not match (tampered, or signed with a secret since rotated).</summary>
+    public const string LinkInvalid = "link_invalid";
+
+    /// <summary>A share link used after its expiry.</summary>
+    public const string LinkExpired = "link_expired";
 }

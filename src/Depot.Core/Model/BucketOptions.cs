@@ -12,6 +12,15 @@ public sealed class BucketOptions
     /// <summary>Longest key in UTF-8 bytes; longer keys get <c>too_large</c> (413).</summary>
     public int MaxKeyLength { get; set; } = 1024;
 
+    /// <summary>Longest user metadata name in bytes.</summary>
+    public int MaxMetadataNameBytes { get; set; } = 64;
+
+    /// <summary>Longest user metadata value in UTF-8 bytes.</summary>
+    public int MaxMetadataValueBytes { get; set; } = 256;
+
+    /// <summary>Most user metadata entries on one object.</summary>
+    public int MaxMetadataEntries { get; set; } = 64;
+
     /// <summary>Refuse every change (uploads, deletes, moves) with <c>forbidden</c>.</summary>
     public bool ReadOnly { get; set; }
 }

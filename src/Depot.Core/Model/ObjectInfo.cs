@@ -1,3 +1,5 @@
+using Depot.Core.Paths;
+
 namespace Depot.Core.Model;
 
 /// <summary>A stat answer: a described object, or a directory.</summary>
@@ -39,4 +41,23 @@ public sealed record PutOptions
     public WritePrecondition? Precondition { get; init; }
 
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Store an appender object (append, modify and truncate allowed later).</summary>
+    public bool Appendable { get; init; }
+
+    /// <summary>When the object expires (key-value TTL); null for never.</summary>
+    public DateTimeOffset? ExpiresUtc { get; init; }
+
+    /// <summary>Store a slave file of this master key (same bucket): the master must exist and not be a slave.</summary>
+    public ObjectKey? Master { get; init; }
+}
+
+/// <summary>Options of an in-place change to an appender object (append, modify).</summary>
+public sealed record ChangeOptions
+{
+    /// <summary>The declared length of the body, checked against the bucket limit first and the bytes received last.</summary>
+    public long? ExpectedLength { get; init; }
+
+    /// <summary>Only change the object if this precondition holds (checked under the object's lock).</summary>
+    public WritePrecondition? Precondition { get; init; }
 }

@@ -23,6 +23,22 @@ public sealed record ObjectRecord(
     string BlobVersion,
     IReadOnlyDictionary<string, string> Metadata)
 {
+    /// <summary>An appender object: it accepts append, modify and truncate (ordinary objects change only by replacement).</summary>
+    public bool Appendable { get; init; }
+
+    /// <summary>For appender objects: the resumable SHA-256 state of exactly these bytes (see
+    /// <see cref="Hashing.AppenderHash"/>), so an append hashes only the new bytes. Null when unknown (rebuilt on demand).</summary>
+    public byte[]? HashState { get; init; }
+
+    /// <summary>When the object expires (key-value entries with a TTL): from then on it is invisible and reclaimed.</summary>
+    public DateTimeOffset? ExpiresUtc { get; init; }
+
+    /// <summary>For a slave file: the key of its master (same bucket). Deleting the master deletes its slaves.</summary>
+    public string? Master { get; init; }
+
+    /// <summary>True when the object has expired at <paramref name="now"/>.</summary>
+    public bool IsExpiredAt(DateTimeOffset now) => ExpiresUtc is { } expires && expires <= now;
+
     // Cached with the array it was computed from, so a copy made with another checksum never reuses it.
     private (byte[]? From, string? Hex) _sha256Hex;
 

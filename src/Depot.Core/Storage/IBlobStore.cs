@@ -58,6 +58,29 @@ public interface IBlobWriter : IAsyncDisposable
     ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken);
 }
 
+/// <summary>Blob stores that can change a file in place (local files), so an append writes only the new bytes. Without
+/// it, appender operations rewrite the whole blob through a staged write.</summary>
+public interface IBlobAppender
+{
+    /// <summary>Opens the file at <paramref name="key"/> for writing in place, or null when there is no file.</summary>
+    ValueTask<IBlobAppendHandle?> OpenForAppendAsync(string bucket, ObjectKey key, CancellationToken cancellationToken);
+}
+
+/// <summary>A file open for in-place writes. Nothing is durable until <see cref="FlushDurable"/>.</summary>
+public interface IBlobAppendHandle : IAsyncDisposable
+{
+    /// <summary>The stat of the open file now.</summary>
+    BlobStat Stat();
+
+    ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>Cuts the file to <paramref name="length"/> bytes (rolling back a failed append).</summary>
+    void SetLength(long length);
+
+    /// <summary>Gives the file a new unique modification time, makes its bytes durable and returns their stat.</summary>
+    BlobStat FlushDurable();
+}
+
 /// <summary>Blob stores that can tell how much space a bucket's device has (local disks; object stores usually cannot).</summary>
 public interface IStorageSpace
 {

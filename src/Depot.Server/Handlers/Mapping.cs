@@ -20,6 +20,9 @@ internal static class Mapping
         Sha256 = r.Sha256Hex,
         ETag = r.ETag,
         Metadata = r.Metadata.Count == 0 ? null : r.Metadata,
+        Appendable = r.Appendable ? true : null,
+        Expires = r.ExpiresUtc,
+        Master = r.Master,
     };
 
     public static ObjectInfoDto ToDto(StatResult s) => s.Object is { } r ? ToDto(r) : new()
@@ -49,6 +52,21 @@ internal static class Mapping
         headers[DepotHeaders.Sha256] = r.Sha256Hex;
         headers[DepotHeaders.Created] = r.CreatedUtc.ToString("R", CultureInfo.InvariantCulture);
         headers[DepotHeaders.EntryType] = "file";
+        if (r.ExpiresUtc is { } expires)
+        {
+            headers[DepotHeaders.Expires] = expires.ToString("R", CultureInfo.InvariantCulture);
+        }
+
+        if (r.Appendable)
+        {
+            headers[DepotHeaders.Appendable] = "true";
+        }
+
+        if (r.Master is { } master)
+        {
+            headers[DepotHeaders.Master] = Uri.EscapeDataString(master);
+        }
+
         foreach (var (name, value) in r.Metadata)
         {
             headers[DepotHeaders.MetaPrefix + name] = Uri.EscapeDataString(value);

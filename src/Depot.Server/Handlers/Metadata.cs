@@ -1,4 +1,3 @@
-using System.Text;
 using Depot.Core.Errors;
 using Depot.Protocol;
 using Microsoft.AspNetCore.Http;
@@ -8,11 +7,11 @@ namespace Depot.Server.Handlers;
 /// <summary>User metadata sent as <c>X-Depot-Meta-{name}</c> headers.</summary>
 internal static class Metadata
 {
-    public const int MaxNameBytes = 64;
-    public const int MaxValueBytes = 256;
-    public const int MaxEntries = 64;
+    /// <summary>Headers are not the place for more than this many entries, whatever a bucket allows.</summary>
+    private const int MaxEntries = 1024;
 
-    /// <summary>The metadata in the request headers: names lower-cased ([a-z0-9._-]), values percent-decoded UTF-8.</summary>
+    /// <summary>The metadata in the request headers: names lower-cased, values percent-decoded UTF-8. The engine checks
+    /// them against the bucket's limits (<see cref="Core.Model.MetadataRules"/>).</summary>
     public static Result<Dictionary<string, string>?> FromHeaders(IHeaderDictionary headers)
     {
         Dictionary<string, string>? result = null;
@@ -24,11 +23,6 @@ internal static class Metadata
             }
 
             var name = header[DepotHeaders.MetaPrefix.Length..].ToLowerInvariant();
-            if (name.Length == 0 || name.Length > MaxNameBytes || name.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_' and not '.'))
-            {
-                return DepotError.InvalidRequest($"Metadata names have 1 to {MaxNameBytes} characters of a-z, 0-9, '-', '_' and '.' ('{name}' does not).");
-            }
-
             string value;
             try
             {
@@ -37,11 +31,6 @@ internal static class Metadata
             catch (UriFormatException)
             {
                 return DepotError.InvalidRequest($"The value of metadata '{name}' is not valid percent-encoded UTF-8.");
-            }
-
-            if (Encoding.UTF8.GetByteCount(value) > MaxValueBytes || value.Any(char.IsControl))
-            {
-                return DepotError.InvalidRequest($"The value of metadata '{name}' must be at most {MaxValueBytes} bytes without control characters.");
             }
 
             result ??= new Dictionary<string, string>(StringComparer.Ordinal);

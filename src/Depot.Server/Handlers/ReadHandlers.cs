@@ -4,7 +4,6 @@ using System.Text;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Model;
-using Depot.Core.Security;
 using Depot.Protocol;
 using Depot.Server.Auth;
 using Depot.Server.Http;
@@ -24,7 +23,9 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
     {
         var query = context.Request.Query;
         var listing = target.DirectoryForm || query.ContainsKey(DepotQuery.List);
-        var denied = await guard.CheckAsync(context, Scopes.Read, target.Bucket, target.Key.Value, asDirectoryAncestor: listing || query.ContainsKey(DepotQuery.Stat));
+        var describing = listing || query.ContainsKey(DepotQuery.Stat);
+        // A share link authorizes downloads of its own object only; see ShareLinks.
+        var denied = await guard.CheckReadAsync(context, target.Bucket, target.Key.Value, download: !describing, asDirectoryAncestor: describing);
         if (denied is not null)
         {
             await Problems.WriteAsync(context, denied);
@@ -135,9 +136,18 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
 
         var contentType = record.ContentType ?? ContentTypes.Guess(record.Key);
         response.Headers.ContentDisposition = ContentDisposition(record.Key, IsTrue(request.Query, DepotQuery.Download));
-        var (kind, ranges) = Conditionals.RangeApplies(request, record)
-            ? ByteRanges.Parse(request.Headers.Range, record.Size)
-            : (ByteRanges.Kind.Whole, []);
+        var offsetRange = OffsetRange(request.Query, record.Size);
+        if (!offsetRange.TryGetValue(out var byOffset, out var offsetError))
+        {
+            await Problems.WriteAsync(context, offsetError);
+            return;
+        }
+
+        var (kind, ranges) = byOffset is { } asked
+            ? asked
+            : Conditionals.RangeApplies(request, record)
+                ? ByteRanges.Parse(request.Headers.Range, record.Size)
+                : (ByteRanges.Kind.Whole, []);
         var head = HttpMethods.IsHead(request.Method);
         switch (kind)
         {
@@ -170,6 +180,39 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
         }
     }
 
+    /// <summary>FastDFS-style "download offset N, length M" (M 0 or absent: to the end) as the equivalent byte range. Null
+    /// when the request has no ?offset/?length. An offset at or past the end of a non-empty object is unsatisfiable; a
+    /// 0-byte object downloads as empty from offset 0.</summary>
+    private static Result<(ByteRanges.Kind, IReadOnlyList<ByteRanges.Range>)?> OffsetRange(IQueryCollection query, long size)
+    {
+        var hasOffset = query.TryGetValue(DepotQuery.Offset, out var offsetText);
+        var hasLength = query.TryGetValue(DepotQuery.Length, out var lengthText);
+        if (!hasOffset && !hasLength)
+        {
+            return ((ByteRanges.Kind, IReadOnlyList<ByteRanges.Range>)?)null;
+        }
+
+        long offset = 0, length = 0;
+        if ((hasOffset && !long.TryParse(offsetText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out offset))
+            || (hasLength && !long.TryParse(lengthText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out length)))
+        {
+            return DepotError.InvalidRequest("offset and length are whole numbers of bytes (length 0 means to the end).");
+        }
+
+        if (offset == 0 && (length == 0 || length >= size))
+        {
+            return (ByteRanges.Kind.Whole, []);
+        }
+
+        if (offset >= size)
+        {
+            return (ByteRanges.Kind.Unsatisfiable, []);
+        }
+
+        var end = length == 0 ? size : Math.Min(size, offset + Math.Min(length, size));
+        return (ByteRanges.Kind.Satisfiable, [new ByteRanges.Range(offset, end)]);
+    }
+
     /// <summary>multipart/byteranges (RFC 9110 §14.6), with an exact Content-Length.</summary>
     private static async Task WriteMultipartAsync(HttpContext context, Stream content, IReadOnlyList<ByteRanges.Range> ranges, string contentType, long size, bool head)
     {
@@ -196,7 +239,7 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
 
     /// <summary>Copies a range of the file to the response: small ranges through one pooled buffer, large ones straight
     /// into the response pipe's memory (one copy fewer per byte; docs/decisions/0006).</summary>
-    private static async Task CopyRangeAsync(Stream content, long offset, long count, HttpResponse response, CancellationToken cancellationToken)
+    internal static async Task CopyRangeAsync(Stream content, long offset, long count, HttpResponse response, CancellationToken cancellationToken)
     {
         content.Seek(offset, SeekOrigin.Begin);
         // Reads are synchronous preads: file data is usually in the page cache, and an async read on Unix is the same

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Model;
@@ -32,7 +33,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         }
 
         var request = context.Request;
-        var options = ParsePutOptions(request);
+        var options = ParsePutOptions(request, time);
         if (!options.TryGetValue(out var putOptions, out var error))
         {
             await Problems.WriteAsync(context, error);
@@ -40,15 +41,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         }
 
         var started = time.GetUtcNow();
-        Result<ObjectRecord> put;
-        try
-        {
-            put = await engine.PutAsync(target.Bucket, target.Key, request.Body, putOptions, context.RequestAborted);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            put = DepotError.TooLarge(e.Message);
-        }
+        var put = await StoreAsync(() => engine.PutAsync(target.Bucket, target.Key, request.Body, putOptions, context.RequestAborted));
 
         if (!put.TryGetValue(out var record, out var putError))
         {
@@ -122,6 +115,39 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>"DELETE ?take is get-and-delete: the object is removed and the answer carries exactly the removed bytes
+    /// (needs read and delete scopes). If-Match makes it conditional."</summary>
+    public async Task TakeAsync(HttpContext context, ObjectTarget target)
+    {
+        var denied = await guard.CheckAsync(context, Scopes.Read, target.Bucket, target.Key.Value)
+            ?? await guard.CheckAsync(context, Scopes.Delete, target.Bucket, target.Key.Value);
+        if (denied is not null)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
+        if (!ParsePrecondition(context.Request).TryGetValue(out var precondition, out var preError))
+        {
+            await Problems.WriteAsync(context, preError);
+            return;
+        }
+
+        var taken = await engine.TakeAsync(target.Bucket, target.Key, precondition, context.RequestAborted);
+        if (!taken.TryGetValue(out var value, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        await using var content = value.Content;
+        var response = context.Response;
+        Mapping.WriteObjectHeaders(response, value.Record);
+        response.ContentType = value.Record.ContentType ?? ContentTypes.Guess(value.Record.Key);
+        response.ContentLength = value.Record.Size;
+        await ReadHandlers.CopyRangeAsync(content, 0, value.Record.Size, response, CancellationToken.None);
     }
 
     /// <summary>"POST ?move renames a file or directory inside its bucket, atomically; POST ?copy copies a file to another
@@ -215,14 +241,29 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         await WriteInfoAsync(context, Mapping.ToDto(record), record, record.CreatedUtc >= started ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task WriteInfoAsync(HttpContext context, ObjectInfoDto dto, ObjectRecord record, int status)
+    /// <summary>Runs a write that reads the request body, turning Kestrel's own body-size refusal into <c>too_large</c>.</summary>
+    internal static async Task<Result<T>> StoreAsync<T>(Func<Task<Result<T>>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return DepotError.TooLarge(e.Message);
+        }
+    }
+
+    internal static async Task WriteInfoAsync(HttpContext context, ObjectInfoDto dto, ObjectRecord record, int status)
     {
         Mapping.WriteObjectHeaders(context.Response, record);
         context.Response.Headers.Location = DepotRoutes.Object(record.Bucket, record.Key);
         await JsonBodies.WriteAsync(context, dto, DepotJson.Wire.ObjectInfoDto, status);
     }
 
-    private static Result<PutOptions> ParsePutOptions(HttpRequest request)
+    /// <summary>The options of an upload from its headers (checksums, preconditions, metadata, expiry) and the
+    /// <c>?appendable</c> switch.</summary>
+    internal static Result<PutOptions> ParsePutOptions(HttpRequest request, TimeProvider time)
     {
         byte[]? md5 = null;
         if (request.Headers.ContentMD5 is { Count: > 0 } md5Header)
@@ -266,6 +307,12 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return metaError;
         }
 
+        var expiry = ParseExpiry(request, time);
+        if (!expiry.TryGetValue(out var expires, out var expiryError))
+        {
+            return expiryError;
+        }
+
         return new PutOptions
         {
             ContentType = string.IsNullOrEmpty(request.ContentType) ? null : request.ContentType,
@@ -274,11 +321,55 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             ExpectedMd5 = md5,
             Precondition = pre,
             Metadata = meta,
+            Appendable = ReadHandlers.IsTrue(request.Query, DepotQuery.Appendable),
+            ExpiresUtc = expires,
         };
     }
 
+    /// <summary>X-Depot-Expires (RFC 3339 or IMF-fixdate, in the future) or X-Depot-Ttl (whole seconds, at most ten years).</summary>
+    private static Result<DateTimeOffset?> ParseExpiry(HttpRequest request, TimeProvider time)
+    {
+        var hasExpires = request.Headers.TryGetValue(DepotHeaders.Expires, out var expiresText);
+        var hasTtl = request.Headers.TryGetValue(DepotHeaders.Ttl, out var ttlText);
+        if (hasExpires && hasTtl)
+        {
+            return DepotError.InvalidRequest($"Give {DepotHeaders.Expires} or {DepotHeaders.Ttl}, not both.");
+        }
+
+        var now = time.GetUtcNow();
+        if (hasTtl)
+        {
+            const long MaxTtl = 10L * 366 * 24 * 3600;
+            if (!long.TryParse(ttlText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds < 1 || seconds > MaxTtl)
+            {
+                return DepotError.InvalidRequest($"{DepotHeaders.Ttl} takes whole seconds from 1 to {MaxTtl}.");
+            }
+
+            return now.AddSeconds(seconds);
+        }
+
+        if (hasExpires)
+        {
+            var text = expiresText.ToString();
+            if (!DateTimeOffset.TryParseExact(text, "R", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+                && !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at))
+            {
+                return DepotError.InvalidRequest($"{DepotHeaders.Expires} takes an RFC 3339 time (2030-01-31T12:00:00Z) or an HTTP date.");
+            }
+
+            if (at <= now)
+            {
+                return DepotError.InvalidRequest($"{DepotHeaders.Expires} is in the past ({at:O}); the entry would never be visible.");
+            }
+
+            return at;
+        }
+
+        return (DateTimeOffset?)null;
+    }
+
     /// <summary>If-None-Match: * is create-only; If-Match: "etag" is compare-and-swap (RFC 9110 §13.1.1–13.1.2).</summary>
-    private static Result<WritePrecondition?> ParsePrecondition(HttpRequest request)
+    internal static Result<WritePrecondition?> ParsePrecondition(HttpRequest request)
     {
         var headers = request.GetTypedHeaders();
         try

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Depot.Core.Errors;
 using Depot.Protocol;
 using Depot.Server.Handlers;
@@ -15,9 +14,8 @@ public static class DepotEndpoints
 {
     public static IEndpointRouteBuilder MapDepot(this IEndpointRouteBuilder app)
     {
-        var version = typeof(DepotEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
         app.MapGet(DepotRoutes.Health, (HttpContext context) =>
-            context.Response.WriteAsJsonAsync(new HealthDto { Status = "ok", Version = version }, DepotJson.Wire.HealthDto));
+            context.Response.WriteAsJsonAsync(new HealthDto { Status = "ok", Version = NodeInfo.Version }, DepotJson.Wire.HealthDto));
         app.MapGet(DepotRoutes.OpenApi, async (HttpContext context) =>
         {
             await using var stream = typeof(DepotEndpoints).Assembly.GetManifestResourceStream("Depot.Server.openapi.json")!;
@@ -29,6 +27,9 @@ public static class DepotEndpoints
         app.MapPost(DepotRoutes.Keys, (HttpContext c, AdminHandlers h) => h.CreateKeyAsync(c));
         app.MapGet(DepotRoutes.Keys, (HttpContext c, AdminHandlers h) => h.ListKeysAsync(c));
         app.MapDelete(DepotRoutes.Keys + "/{id}", (HttpContext c, string id, AdminHandlers h) => h.RevokeKeyAsync(c, id));
+        app.MapGet(DepotRoutes.Cluster, (HttpContext c, ClusterHandlers h) => h.ListAsync(c));
+        app.MapGet(DepotRoutes.Cluster + "/{bucket}", (HttpContext c, string bucket, ClusterHandlers h) => h.GetBucketAsync(c, bucket));
+        app.MapPost(DepotRoutes.ShareRotate, (HttpContext c, ShareHandlers h) => h.RotateAsync(c));
 
         // Bucket and key come from the raw target (see RawKeyPath), so one catch-all serves every object route.
         app.Map("/v1/{bucket}/{**key}", DispatchObjectAsync);
@@ -47,27 +48,60 @@ public static class DepotEndpoints
 
         var services = context.RequestServices;
         var method = context.Request.Method;
+        var query = context.Request.Query;
+        var meta = query.ContainsKey(DepotQuery.Meta);
         if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
         {
-            return services.GetRequiredService<ReadHandlers>().HandleAsync(context, target);
+            return meta
+                ? services.GetRequiredService<MetadataHandlers>().GetAsync(context, target)
+                : services.GetRequiredService<ReadHandlers>().HandleAsync(context, target);
         }
 
         if (HttpMethods.IsPut(method))
         {
-            return services.GetRequiredService<WriteHandlers>().PutAsync(context, target);
+            return meta
+                ? services.GetRequiredService<MetadataHandlers>().ReplaceAsync(context, target)
+                : services.GetRequiredService<WriteHandlers>().PutAsync(context, target);
+        }
+
+        if (HttpMethods.IsPatch(method) && meta)
+        {
+            return services.GetRequiredService<MetadataHandlers>().MergeAsync(context, target);
         }
 
         if (HttpMethods.IsDelete(method))
         {
-            return services.GetRequiredService<WriteHandlers>().DeleteAsync(context, target);
+            return meta ? services.GetRequiredService<MetadataHandlers>().DeleteNamesAsync(context, target)
+                : query.ContainsKey(DepotQuery.Take) ? services.GetRequiredService<WriteHandlers>().TakeAsync(context, target)
+                : services.GetRequiredService<WriteHandlers>().DeleteAsync(context, target);
         }
 
         if (HttpMethods.IsPost(method))
         {
+            if (query.ContainsKey(DepotQuery.Share))
+            {
+                return services.GetRequiredService<ShareHandlers>().CreateAsync(context, target);
+            }
+
+            if (query.ContainsKey(DepotQuery.Slave))
+            {
+                return services.GetRequiredService<FileIdHandlers>().UploadSlaveAsync(context, target);
+            }
+
+            if (query.ContainsKey(DepotQuery.Append) || query.ContainsKey(DepotQuery.Modify) || query.ContainsKey(DepotQuery.Truncate))
+            {
+                return services.GetRequiredService<AppenderHandlers>().HandleAsync(context, target);
+            }
+
+            if (target.Key.IsRoot && !query.ContainsKey(DepotQuery.Move) && !query.ContainsKey(DepotQuery.Copy))
+            {
+                return services.GetRequiredService<FileIdHandlers>().UploadWithNewIdAsync(context, target);
+            }
+
             return services.GetRequiredService<WriteHandlers>().TransferAsync(context, target);
         }
 
-        context.Response.Headers.Allow = "GET, HEAD, PUT, DELETE, POST";
-        return Problems.WriteAsync(context, ErrorCodes.MethodNotAllowed, $"{method} is not supported on objects.");
+        context.Response.Headers.Allow = "GET, HEAD, PUT, PATCH, DELETE, POST";
+        return Problems.WriteAsync(context, ErrorCodes.MethodNotAllowed, $"{method} is not supported here (PATCH only with ?meta).");
     }
 }

@@ -136,22 +136,39 @@ public sealed partial class DepotServer : IAsyncDisposable
         });
 
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(options.Time);
         builder.Services.AddSingleton<IMetadataStore>(metadata);
         builder.Services.AddSingleton<IApiKeyStore>(metadata);
         builder.Services.AddSingleton<IBlobStore>(blobs);
         builder.Services.AddSingleton(new BucketRegistry(buckets));
         builder.Services.AddSingleton(sp => new ObjectEngine(blobs, metadata, sp.GetRequiredService<BucketRegistry>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new ShareLinks(options.StateDirectory, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<AccessGuard>();
         builder.Services.AddSingleton<ReadHandlers>();
         builder.Services.AddSingleton<WriteHandlers>();
         builder.Services.AddSingleton<AdminHandlers>();
+        builder.Services.AddSingleton<ShareHandlers>();
+        builder.Services.AddSingleton<NodeInfo>();
+        builder.Services.AddSingleton<FileIdHandlers>();
+        builder.Services.AddSingleton<AppenderHandlers>();
+        builder.Services.AddSingleton<MetadataHandlers>();
+        builder.Services.AddSingleton<ClusterHandlers>();
+        builder.Services.AddHostedService(sp => new ExpirySweeper(sp.GetRequiredService<ObjectEngine>(), options.ExpirySweepInterval, sp.GetRequiredService<ILogger<ExpirySweeper>>()));
         if (options.ScanOnStart)
         {
             builder.Services.AddHostedService<StartupScan>();
         }
 
         var app = builder.Build();
+        // Appends a crash interrupted are undone before anything is served (their files are cut back).
+        var undone = await app.Services.GetRequiredService<ObjectEngine>().RecoverAppendsAsync(cancellationToken);
+        if (undone > 0)
+        {
+            LogAppendsUndone(app.Services.GetRequiredService<ILogger<DepotServer>>(), undone);
+        }
+
+        // The share-link secret is made at first start (and a damaged one refuses the start), not at the first link.
+        app.Services.GetRequiredService<ShareLinks>();
         app.UseMiddleware<DepotMiddleware>();
         app.MapDepot();
         return new DepotServer(app, stateLock, metadata, options, certificate is null ? null : TlsCertificates.Fingerprint(certificate));
@@ -163,6 +180,11 @@ public sealed partial class DepotServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken);
+        if (Urls is [var url, ..] && Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            _app.Services.GetRequiredService<NodeInfo>().Address = uri.Authority;
+        }
+
         GeneratedAdminKey = await EnsureAdminKeyAsync(_keys, _options, cancellationToken);
     }
 
@@ -200,6 +222,9 @@ public sealed partial class DepotServer : IAsyncDisposable
         };
         return new IPEndPoint(address, port);
     }
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Undid {Count} appends that a crash interrupted")]
+    private static partial void LogAppendsUndone(ILogger logger, int count);
 
     /// <summary>Without a configured admin key and with no unrevoked admin key stored, creates one; returns its token.</summary>
     private static async Task<string?> EnsureAdminKeyAsync(SqliteMetadataStore keys, DepotServerOptions options, CancellationToken cancellationToken)
@@ -253,4 +278,53 @@ internal sealed partial class StartupScan(ObjectEngine engine, ILogger<StartupSc
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Scanning bucket {Bucket} stopped")]
     private static partial void LogScanFailed(ILogger logger, Exception exception, string bucket);
+}
+
+/// <summary>Deletes expired objects in the background (they are invisible from the moment they expire).</summary>
+internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interval, ILogger<ExpirySweeper> logger) : BackgroundService
+{
+    private const int Batch = 500;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var reclaimed = 0;
+            try
+            {
+                reclaimed = await engine.ReclaimExpiredAsync(Batch, stoppingToken);
+                if (reclaimed > 0)
+                {
+                    LogReclaimed(logger, reclaimed);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                LogSweepFailed(logger, e);
+            }
+
+            // A full batch means more are waiting: go on at once.
+            if (reclaimed < Batch)
+            {
+                try
+                {
+                    await Task.Delay(interval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Reclaimed {Count} expired objects")]
+    private static partial void LogReclaimed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Reclaiming expired objects failed; will retry")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }

@@ -45,10 +45,23 @@ public sealed class DepotServerOptions
     /// <summary>Describe (hash) files already in the buckets in the background at start.</summary>
     public bool ScanOnStart { get; set; } = true;
 
+    /// <summary>How often expired objects (key-value TTLs) are looked for and deleted. They are invisible from the moment
+    /// they expire; this only bounds how long their bytes stay on disk.</summary>
+    public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Metadata limits applied to buckets that do not set their own.</summary>
+    public int MaxMetadataNameBytes { get; set; } = 64;
+
+    public int MaxMetadataValueBytes { get; set; } = 256;
+
     /// <summary>How long shutdown waits for requests in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public string StateDirectory => Path.Combine(Path.GetFullPath(DataDirectory), ".depot");
+
+    /// <summary>The server's clock (expiry of keys and share links, object times). Tests substitute a controllable one;
+    /// internal, so configuration never binds it.</summary>
+    internal TimeProvider Time { get; set; } = TimeProvider.System;
 
     /// <summary>Every bucket with its limits resolved; <c>default</c> is <see cref="DataDirectory"/>.</summary>
     public Dictionary<string, BucketOptions> ResolveBuckets()
@@ -70,6 +83,8 @@ public sealed class DepotServerOptions
         Path = string.IsNullOrEmpty(bucket.Path) ? "" : Path.GetFullPath(bucket.Path),
         MaxObjectSize = bucket.MaxObjectSize ?? MaxObjectSize,
         MaxKeyLength = bucket.MaxKeyLength ?? MaxKeyLength,
+        MaxMetadataNameBytes = bucket.MaxMetadataNameBytes ?? MaxMetadataNameBytes,
+        MaxMetadataValueBytes = bucket.MaxMetadataValueBytes ?? MaxMetadataValueBytes,
         ReadOnly = bucket.ReadOnly,
     };
 }
@@ -80,6 +95,10 @@ public sealed class BucketConfig
     public string? Path { get; set; }
 
     public long? MaxObjectSize { get; set; }
+
+    public int? MaxMetadataNameBytes { get; set; }
+
+    public int? MaxMetadataValueBytes { get; set; }
 
     public int? MaxKeyLength { get; set; }
 

@@ -397,7 +397,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
     internal static BlobStat ToBlobStat(FileStat stat) =>
         stat.Kind == FileKind.Directory
             ? new BlobStat(true, 0, stat.ModifiedUtc, "dir")
-            : new BlobStat(false, stat.Size, stat.ModifiedUtc, stat.Version);
+            : new BlobStat(false, stat.Size, stat.ModifiedUtc, stat.Version) { Identity = stat.Identity };
 
     private static string TempDirectory(string root) => Path.Combine(root, StateFolder, TempFolder);
 }

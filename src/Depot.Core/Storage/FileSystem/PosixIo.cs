@@ -14,11 +14,16 @@ internal enum FileKind
 
 /// <summary>What lstat/fstat say of a file. <see cref="Version"/> changes whenever the bytes may have changed:
 /// inode, size, mtime and ctime to the nanosecond.</summary>
-internal sealed record FileStat(FileKind Kind, long Size, DateTimeOffset ModifiedUtc, string Version);
+internal sealed record FileStat(FileKind Kind, long Size, DateTimeOffset ModifiedUtc, string Version)
+{
+    /// <summary>Device and inode: the file itself, whatever is written into it.</summary>
+    public string? Identity { get; init; }
+}
 
 internal static partial class PosixIo
 {
     private const int ORdonly = 0;
+    private const int ORdwr = 2;
     private const int ODirectory = 0x10000;
     private const int SyncFileRangeWrite = 2;
 
@@ -95,6 +100,8 @@ internal static partial class PosixIo
         [FieldOffset(104)] public uint CtimeNanoseconds;
         [FieldOffset(112)] public long MtimeSeconds;
         [FieldOffset(120)] public uint MtimeNanoseconds;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
     }
 
     /// <summary>lstat of a path (links are reported, not followed); null when nothing is there.</summary>
@@ -180,7 +187,10 @@ internal static partial class PosixIo
         var mtime = DateTimeOffset.FromUnixTimeSeconds(b.MtimeSeconds).AddTicks(b.MtimeNanoseconds / 100);
         var version = string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"{b.Inode:x}-{b.Size}-{b.MtimeSeconds}.{b.MtimeNanoseconds:D9}-{b.CtimeSeconds}.{b.CtimeNanoseconds:D9}");
-        return new FileStat(kind, (long)b.Size, mtime, version);
+        return new FileStat(kind, (long)b.Size, mtime, version)
+        {
+            Identity = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{b.DevMajor}:{b.DevMinor}:{b.Inode:x}"),
+        };
     }
 
     private static FileStat? ManagedStat(string path)
@@ -200,6 +210,38 @@ internal static partial class PosixIo
         var size = info is FileInfo f ? f.Length : 0;
         var modified = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
         return new FileStat(kind, size, modified, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{size}:{modified.UtcTicks}"));
+    }
+
+    /// <summary>Opens a regular file for writing in place without following a symbolic link (O_NOFOLLOW), never creating
+    /// it. Null when there is no such file, or it is a link or a directory.</summary>
+    public static SafeFileHandle? OpenWriteNoFollow(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            try
+            {
+                return File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        var fd = open(path, ORdwr | ONoFollow | OCloexec);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (StatHandle(handle, path).Kind != FileKind.File)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        return handle;
     }
 
     /// <summary>Flushes a file's data (and the metadata needed to read it) to stable storage.</summary>
