@@ -31,10 +31,10 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
     // ---- frozen format ----
 
     [Fact]
-    public async Task Initialize_NewDatabase_HasSchemaVersion1()
+    public async Task Initialize_NewDatabase_HasSchemaVersion2()
     {
-        Assert.Equal(1, SqliteMetadataStore.SchemaVersion);
-        Assert.Equal(1L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal(2, SqliteMetadataStore.SchemaVersion);
+        Assert.Equal(2L, await ScalarAsync("PRAGMA user_version"));
     }
 
     [Fact]
@@ -42,14 +42,20 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         Assert.Equal("wal", await ScalarAsync("PRAGMA journal_mode"));
 
     [Fact]
-    public async Task Schema_Version1_ObjectsTableColumnsAreFrozen()
+    public async Task Schema_Version2_ObjectsTableColumnsAreFrozen()
     {
-        // Changing these is a new schema version with a migration, never an edit of version 1.
+        // Changing these is a new schema version with a migration, never an edit of versions 1 (the first nine columns)
+        // or 2 (appender objects, expiry, slave files).
         Assert.Equal(
             ["bucket TEXT notnull pk1", "key TEXT notnull pk2", "size INTEGER notnull", "sha256 BLOB notnull", "content_type TEXT",
-             "created_ticks INTEGER notnull", "modified_ticks INTEGER notnull", "blob_version TEXT notnull", "metadata TEXT"],
+             "created_ticks INTEGER notnull", "modified_ticks INTEGER notnull", "blob_version TEXT notnull", "metadata TEXT",
+             "appendable INTEGER notnull", "hash_state BLOB", "expires_ticks INTEGER", "master TEXT"],
             await ColumnsAsync("objects"));
     }
+
+    [Fact]
+    public async Task Schema_Version2_PendingAppendsColumnsAreFrozen() =>
+        Assert.Equal(["bucket TEXT notnull pk1", "key TEXT notnull pk2", "restore_size INTEGER notnull"], await ColumnsAsync("pending_appends"));
 
     [Fact]
     public async Task Schema_Version1_ApiKeysTableColumnsAreFrozen() =>
@@ -89,7 +95,7 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         {
             await connection.OpenAsync(Ct);
             await using var command = connection.CreateCommand();
-            command.CommandText = "CREATE TABLE future (x INTEGER); PRAGMA user_version = 2;";
+            command.CommandText = $"CREATE TABLE future (x INTEGER); PRAGMA user_version = {SqliteMetadataStore.SchemaVersion + 1};";
             await command.ExecuteNonQueryAsync(Ct);
         }
 
@@ -97,7 +103,7 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         try
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(Ct));
-            Assert.Contains("2", error.Message, StringComparison.Ordinal);
+            Assert.Contains((SqliteMetadataStore.SchemaVersion + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -108,13 +114,13 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         await check.OpenAsync(Ct);
         await using var version = check.CreateCommand();
         version.CommandText = "PRAGMA user_version";
-        Assert.Equal(2L, await version.ExecuteScalarAsync(Ct));
+        Assert.Equal((long)SqliteMetadataStore.SchemaVersion + 1, await version.ExecuteScalarAsync(Ct));
         version.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = 'objects'";
         Assert.Equal(0L, await version.ExecuteScalarAsync(Ct));
     }
 
     [Fact]
-    public async Task Initialize_ExistingVersion1Database_KeepsRecords()
+    public async Task Initialize_ExistingDatabase_KeepsRecords()
     {
         await _store.PutAsync(Record("b", "kept"), Ct);
         await _store.DisposeAsync();
@@ -123,7 +129,7 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         await _store.InitializeAsync(Ct);
 
         Assert.NotNull(await _store.GetAsync("b", "kept", Ct));
-        Assert.Equal(1L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal((long)SqliteMetadataStore.SchemaVersion, await ScalarAsync("PRAGMA user_version"));
     }
 
     // ---- records ----

@@ -9,9 +9,8 @@ public sealed partial class FileSystemBlobStore : IBlobAppender
 {
     public ValueTask<IBlobAppendHandle?> OpenForAppendAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
-        var path = ResolveExisting(bucket, key);
-        var handle = path is null ? null : PosixIo.OpenWriteNoFollow(path);
-        return ValueTask.FromResult<IBlobAppendHandle?>(handle is null ? null : new FileAppendHandle(handle, path!));
+        var handle = OpenFile(bucket, key, write: true, out var path);
+        return ValueTask.FromResult<IBlobAppendHandle?>(handle is null ? null : new FileAppendHandle(handle, path));
     }
 }
 

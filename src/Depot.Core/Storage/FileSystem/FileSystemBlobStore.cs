@@ -1,6 +1,7 @@
 using Depot.Core.Errors;
 using Depot.Core.Model;
 using Depot.Core.Paths;
+using Microsoft.Win32.SafeHandles;
 
 namespace Depot.Core.Storage.FileSystem;
 
@@ -19,6 +20,8 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
     private const string TempFolder = "tmp";
     private readonly Dictionary<string, string> _roots = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GroupFlusher> _flushers = new(StringComparer.Ordinal);
+    // Path handles of the bucket roots, for openat2 (null where it is unavailable).
+    private readonly Dictionary<string, SafeFileHandle?> _rootHandles = new(StringComparer.Ordinal);
 
     /// <param name="bucketRoots">Bucket name to directory. Directories are created when missing.</param>
     public FileSystemBlobStore(IReadOnlyDictionary<string, string> bucketRoots)
@@ -35,6 +38,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
             }
 
             _roots[bucket] = root;
+            _rootHandles[bucket] = PosixIo.OpenDirectoryPath(root);
             var temp = TempDirectory(root);
             if (Directory.Exists(temp))
             {
@@ -76,9 +80,7 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
 
     public ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
-        var path = ResolveExisting(bucket, key);
-        // O_NOFOLLOW: a link swapped in after the check above is refused, not followed.
-        var handle = path is null ? null : PosixIo.OpenReadNoFollow(path);
+        var handle = OpenFile(bucket, key, write: false, out var path);
         if (handle is null)
         {
             return ValueTask.FromResult<BlobRead?>(null);
@@ -102,6 +104,22 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
         {
             return null;
         }
+    }
+
+    /// <summary>Opens the regular file at a key without following links: in one openat2 call beneath the bucket's root where
+    /// the kernel has it, otherwise by checking each segment and opening with O_NOFOLLOW.</summary>
+    internal SafeFileHandle? OpenFile(string bucket, ObjectKey key, bool write, out string path)
+    {
+        path = Combine(Root(bucket), key);
+        if (!key.IsRoot && _rootHandles.TryGetValue(bucket, out var root) && root is not null
+            && PosixIo.TryOpenBeneath(root, key.Value, write, out var handle))
+        {
+            return handle;
+        }
+
+        var resolved = ResolveExisting(bucket, key);
+        // O_NOFOLLOW: a link swapped in after the check above is refused, not followed.
+        return resolved is null ? null : write ? PosixIo.OpenWriteNoFollow(resolved) : PosixIo.OpenReadNoFollow(resolved);
     }
 
     /// <summary>The absolute path of the file at <paramref name="key"/>, or null if it is not a reachable regular file.</summary>

@@ -39,6 +39,93 @@ internal static partial class PosixIo
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
 
+    // openat2(2) has no libc wrapper in older glibc; it is system call 437 on every Linux architecture.
+    private const long SysOpenat2 = 437;
+    private const int OPath = 0x200000;
+    private const ulong ResolveNoMagicLinks = 0x02;
+    private const ulong ResolveNoSymlinks = 0x04;
+    private const ulong ResolveBeneath = 0x08;
+    private static volatile bool _openat2Unavailable = !OperatingSystem.IsLinux();
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SyscallOpenat2(long number, int directory, string path, ref OpenHow how, nuint size);
+
+    /// <summary>Opens a directory as a path handle, to resolve names beneath it with <see cref="TryOpenBeneath"/>.</summary>
+    public static SafeFileHandle? OpenDirectoryPath(string path)
+    {
+        if (_openat2Unavailable)
+        {
+            return null;
+        }
+
+        var fd = open(path, OPath | ODirectory | OCloexec);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>Opens the regular file at <paramref name="relativePath"/> beneath <paramref name="root"/> in one system call
+    /// that refuses every symbolic link on the way and any escape from <paramref name="root"/> (openat2 with
+    /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): race-free, and cheaper than checking each segment first.</summary>
+    /// <returns>False when openat2 is not available (old kernel, seccomp): use the per-segment checks instead. True with
+    /// a null handle when there is no such regular file reachable without links.</returns>
+    public static bool TryOpenBeneath(SafeFileHandle root, string relativePath, bool write, out SafeFileHandle? handle)
+    {
+        handle = null;
+        if (_openat2Unavailable)
+        {
+            return false;
+        }
+
+        var how = new OpenHow
+        {
+            Flags = (ulong)((write ? ORdwr : ORdonly) | ONoFollow | OCloexec),
+            Resolve = ResolveBeneath | ResolveNoSymlinks | ResolveNoMagicLinks,
+        };
+        var added = false;
+        root.DangerousAddRef(ref added);
+        int fd;
+        try
+        {
+            fd = SyscallOpenat2(SysOpenat2, (int)root.DangerousGetHandle(), relativePath, ref how, (nuint)Marshal.SizeOf<OpenHow>());
+        }
+        finally
+        {
+            if (added)
+            {
+                root.DangerousRelease();
+            }
+        }
+
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is 38 or 1) // ENOSYS, EPERM (a seccomp filter that does not know openat2)
+            {
+                _openat2Unavailable = true;
+                return false;
+            }
+
+            return true; // ENOENT, ELOOP (a link), EXDEV (an escape), ENOTDIR, EISDIR, EACCES: not a reachable file
+        }
+
+        var opened = new SafeFileHandle(fd, ownsHandle: true);
+        if (StatHandle(opened, relativePath).Kind != FileKind.File)
+        {
+            opened.Dispose();
+            return true;
+        }
+
+        handle = opened;
+        return true;
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
