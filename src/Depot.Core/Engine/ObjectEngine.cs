@@ -29,7 +29,7 @@ public sealed partial class ObjectEngine
     private readonly BucketRegistry _buckets;
     private readonly TimeProvider _time;
     private readonly KeyedLock _locks = new();
-    private readonly RecordCache _records = new(capacity: 16_384);
+    private readonly RecordCache _records = new(capacity: 16_384, maxValueBytes: 64L << 20);
     // Appends running in place, by lock key: the committed record and the file it belongs to (see DescribeOpenedAsync).
     private readonly ConcurrentDictionary<string, (ObjectRecord Record, string? Identity)> _appending = new(StringComparer.Ordinal);
     private const string UnsettledPrefix = "unsettled:";
@@ -159,6 +159,12 @@ public sealed partial class ObjectEngine
                 {
                     return DepotError.Conflict($"'{masterKey}' is itself a slave file; a slave cannot have slaves.");
                 }
+
+                // Replacing a master by a slave would chain slaves (and orphan them when the new master is deleted).
+                if ((await _metadata.GetSlaveKeysAsync(bucket, key.Value, cancellationToken)).Count > 0)
+                {
+                    return DepotError.Conflict($"'{key}' has slave files of its own; a slave cannot have slaves.");
+                }
             }
 
             // Only a replaced file has a previous record worth keeping (created time, content type, metadata).
@@ -254,6 +260,15 @@ public sealed partial class ObjectEngine
             return check.Error!;
         }
 
+        // A small object read recently: its cached bytes are served when the file is still exactly that version.
+        if (_blobs is IBlobVersionProbe probe && _records.TryGetValue(bucket, key.Value) is var (cachedRecord, cachedValue)
+            && probe.ProbeVersion(bucket, key) == cachedRecord.BlobVersion)
+        {
+            return cachedRecord.IsExpiredAt(_time.GetUtcNow())
+                ? DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.")
+                : (cachedRecord, new MemoryStream(cachedValue, writable: false));
+        }
+
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var read = await _blobs.OpenReadAsync(bucket, key, cancellationToken);
@@ -267,6 +282,24 @@ public sealed partial class ObjectEngine
             {
                 await read.Content.DisposeAsync();
                 return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
+            }
+
+            if (record is not null && record.Size <= RecordCache.MaxValueSize && record.Size == read.Stat.Size
+                && record.BlobVersion == read.Stat.Version && _blobs is IBlobVersionProbe)
+            {
+                // Small and settled: keep its bytes with its record, so the next read of it does not open the file.
+                await using (read.Content)
+                {
+                    var value = new byte[record.Size];
+                    read.Content.Seek(0, SeekOrigin.Begin);
+                    await read.Content.ReadExactlyAsync(value, cancellationToken);
+                    if (read.Restat().Version == record.BlobVersion)
+                    {
+                        _records.SetValue(record, value);
+                    }
+
+                    return (record, new MemoryStream(value, writable: false));
+                }
             }
 
             if (record is not null)
@@ -421,7 +454,18 @@ public sealed partial class ObjectEngine
         {
             var sourceStat = await _blobs.StatAsync(bucket, from, cancellationToken);
             var sourceRecord = sourceStat is { IsDirectory: false } ? await _metadata.GetAsync(bucket, from.Value, cancellationToken) : null;
-            switch (await _blobs.MoveAsync(bucket, from, to, overwrite, cancellationToken))
+            var now = _time.GetUtcNow();
+            if (sourceRecord is not null && sourceRecord.IsExpiredAt(now))
+            {
+                // An expired entry is gone already: moving it must not replace (or be) a visible object.
+                return DepotError.NotFound($"There is nothing at '{from}' in bucket '{bucket}'.");
+            }
+
+            // An expired file at the destination is gone already too: like a create-only put, the move may take its place.
+            var replaceExpired = !overwrite && sourceStat is { IsDirectory: false }
+                && await _blobs.StatAsync(bucket, to, cancellationToken) is { IsDirectory: false }
+                && (await _metadata.GetAsync(bucket, to.Value, cancellationToken))?.IsExpiredAt(now) == true;
+            switch (await _blobs.MoveAsync(bucket, from, to, overwrite || replaceExpired, cancellationToken))
             {
                 case MoveResult.SourceNotFound:
                     return DepotError.NotFound($"There is nothing at '{from}' in bucket '{bucket}'.");

@@ -4,28 +4,73 @@ using Depot.Core.Model;
 namespace Depot.Core.Engine;
 
 /// <summary>
-/// Recently used object records, so a hot read does not query the metadata store.
+/// Recently used object records, so a hot read does not query the metadata store; for small objects also their bytes,
+/// so a hot small read (a key-value GET) does not open the file.
 /// </summary>
-/// <remarks>Safe without expiry because a cached record is only ever used after its blob version was compared with the
-/// bytes actually opened; the engine updates or drops entries on every write it makes. Bounded: when full it is
-/// emptied (cheap, and a refill costs one metadata read per key).</remarks>
-internal sealed class RecordCache(int capacity)
+/// <remarks>Safe without expiry because a cached record (and its bytes) is only ever used after its blob version was
+/// compared with the blob's current one; the engine updates or drops entries on every write it makes, and a new record
+/// for a key always drops the bytes cached with the previous one. Bounded: when full (entries or bytes) it is emptied
+/// (cheap, and a refill costs one metadata read per key).</remarks>
+internal sealed class RecordCache(int capacity, long maxValueBytes)
 {
-    private readonly ConcurrentDictionary<(string Bucket, string Key), ObjectRecord> _records = new();
+    /// <summary>Objects up to this size may have their bytes cached.</summary>
+    public const int MaxValueSize = 64 << 10;
+    private readonly ConcurrentDictionary<(string Bucket, string Key), Entry> _entries = new();
+    private long _valueBytes;
 
-    public ObjectRecord? TryGet(string bucket, string key) => _records.TryGetValue((bucket, key), out var r) ? r : null;
+    public ObjectRecord? TryGet(string bucket, string key) => _entries.TryGetValue((bucket, key), out var e) ? e.Record : null;
 
-    public void Set(ObjectRecord record)
+    /// <summary>The record and bytes of a small object, when both are cached.</summary>
+    public (ObjectRecord Record, byte[] Value)? TryGetValue(string bucket, string key) =>
+        _entries.TryGetValue((bucket, key), out var e) && e.Value is { } value ? (e.Record, value) : null;
+
+    public void Set(ObjectRecord record) => Store(record, null);
+
+    /// <summary>Caches the bytes of <paramref name="record"/> (exactly <see cref="ObjectRecord.Size"/> bytes, small).</summary>
+    public void SetValue(ObjectRecord record, byte[] value)
     {
-        if (_records.Count >= capacity)
+        if (value.Length <= MaxValueSize && value.LongLength == record.Size)
         {
-            _records.Clear();
+            Store(record, value);
         }
-
-        _records[(record.Bucket, record.Key)] = record;
     }
 
-    public void Remove(string bucket, string key) => _records.TryRemove((bucket, key), out _);
+    public void Remove(string bucket, string key)
+    {
+        if (_entries.TryRemove((bucket, key), out var old) && old.Value is { } value)
+        {
+            Interlocked.Add(ref _valueBytes, -value.Length);
+        }
+    }
 
-    public void Clear() => _records.Clear();
+    public void Clear()
+    {
+        _entries.Clear();
+        Interlocked.Exchange(ref _valueBytes, 0);
+    }
+
+    private void Store(ObjectRecord record, byte[]? value)
+    {
+        if (_entries.Count >= capacity || Interlocked.Add(ref _valueBytes, value?.Length ?? 0) > maxValueBytes)
+        {
+            Clear();
+            if (value is not null)
+            {
+                Interlocked.Add(ref _valueBytes, value.Length);
+            }
+        }
+
+        var entry = new Entry(record, value);
+        _entries.AddOrUpdate((record.Bucket, record.Key), entry, (_, old) =>
+        {
+            if (old.Value is { } oldValue)
+            {
+                Interlocked.Add(ref _valueBytes, -oldValue.Length);
+            }
+
+            return entry;
+        });
+    }
+
+    private sealed record Entry(ObjectRecord Record, byte[]? Value);
 }

@@ -265,16 +265,17 @@ public sealed class ResumableSha256
 
                 // Eight rounds per pass with the working variables renamed instead of shifted: each round
                 // writes its new 'a' into the previous 'h' and its new 'e' into the previous 'd'.
+                var bc = b ^ c;
                 for (var t = 0; t < 64; t += 8)
                 {
-                    Round(a, b, c, ref d, e, f, g, ref h, k[t] + w[t]);
-                    Round(h, a, b, ref c, d, e, f, ref g, k[t + 1] + w[t + 1]);
-                    Round(g, h, a, ref b, c, d, e, ref f, k[t + 2] + w[t + 2]);
-                    Round(f, g, h, ref a, b, c, d, ref e, k[t + 3] + w[t + 3]);
-                    Round(e, f, g, ref h, a, b, c, ref d, k[t + 4] + w[t + 4]);
-                    Round(d, e, f, ref g, h, a, b, ref c, k[t + 5] + w[t + 5]);
-                    Round(c, d, e, ref f, g, h, a, ref b, k[t + 6] + w[t + 6]);
-                    Round(b, c, d, ref e, f, g, h, ref a, k[t + 7] + w[t + 7]);
+                    Round(a, b, c, ref d, e, f, g, ref h, k[t] + w[t], ref bc);
+                    Round(h, a, b, ref c, d, e, f, ref g, k[t + 1] + w[t + 1], ref bc);
+                    Round(g, h, a, ref b, c, d, e, ref f, k[t + 2] + w[t + 2], ref bc);
+                    Round(f, g, h, ref a, b, c, d, ref e, k[t + 3] + w[t + 3], ref bc);
+                    Round(e, f, g, ref h, a, b, c, ref d, k[t + 4] + w[t + 4], ref bc);
+                    Round(d, e, f, ref g, h, a, b, ref c, k[t + 5] + w[t + 5], ref bc);
+                    Round(c, d, e, ref f, g, h, a, ref b, k[t + 6] + w[t + 6], ref bc);
+                    Round(b, c, d, ref e, f, g, h, ref a, k[t + 7] + w[t + 7], ref bc);
                 }
 
                 a = s[0] += a;
@@ -290,16 +291,21 @@ public sealed class ResumableSha256
     }
 
     /// <summary>One round of FIPS 180-4 §6.2.2 step 3: d += T1, h = T1 + T2.</summary>
+    /// <remarks>
+    /// The sums are ordered so that h + K + W and Ch add up while Σ1(e) is still being computed: the chain from
+    /// one round's e to the next is the critical path. Maj(a, b, c) = b ^ ((a ^ b) &amp; (b ^ c)), and this round's
+    /// a ^ b is the next round's b ^ c, carried in <paramref name="bc"/>.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Round(uint a, uint b, uint c, ref uint d, uint e, uint f, uint g, ref uint h, uint kw)
+    private static void Round(uint a, uint b, uint c, ref uint d, uint e, uint f, uint g, ref uint h, uint kw, ref uint bc)
     {
-        var t1 = h
-            + (BitOperations.RotateRight(e, 6) ^ BitOperations.RotateRight(e, 11) ^ BitOperations.RotateRight(e, 25))
-            + (g ^ (e & (f ^ g)))
-            + kw;
+        var t1 = h + kw + (g ^ (e & (f ^ g)))
+            + (BitOperations.RotateRight(e, 6) ^ BitOperations.RotateRight(e, 11) ^ BitOperations.RotateRight(e, 25));
         d += t1;
+        var ab = a ^ b;
         h = t1
-            + (BitOperations.RotateRight(a, 2) ^ BitOperations.RotateRight(a, 13) ^ BitOperations.RotateRight(a, 22))
-            + ((a & b) | (c & (a | b)));
+            + ((BitOperations.RotateRight(a, 2) ^ BitOperations.RotateRight(a, 13) ^ BitOperations.RotateRight(a, 22))
+                + (b ^ (ab & bc)));
+        bc = ab;
     }
 }

@@ -39,11 +39,46 @@ public sealed record ObjectRecord(
     /// <summary>True when the object has expired at <paramref name="now"/>.</summary>
     public bool IsExpiredAt(DateTimeOffset now) => ExpiresUtc is { } expires && expires <= now;
 
-    // Cached with the array it was computed from, so a copy made with another checksum never reuses it.
-    private (byte[]? From, string? Hex) _sha256Hex;
+    // Cached with the value they were computed from, so a copy made with another checksum or time never reuses them
+    // (records are copied with 'with', which copies these fields too). Hot reads send them with every response.
+    private (byte[]? From, string? Hex, string? ETag) _sha256Hex;
+    private (DateTimeOffset From, string? Text) _modifiedHttp;
+    private (DateTimeOffset From, string? Text) _createdHttp;
 
     /// <summary>The strong entity tag: the SHA-256 in hex, quoted. Equal bytes have equal tags.</summary>
-    public string ETag => "\"" + Sha256Hex + "\"";
+    public string ETag
+    {
+        get
+        {
+            _ = Sha256Hex;
+            var cached = _sha256Hex;
+            if (cached.ETag is null)
+            {
+                cached.ETag = "\"" + cached.Hex + "\"";
+                _sha256Hex = cached;
+            }
+
+            return cached.ETag;
+        }
+    }
+
+    /// <summary><see cref="ModifiedUtc"/> as an HTTP date (RFC 9110 IMF-fixdate).</summary>
+    public string ModifiedHttpDate => HttpDate(ModifiedUtc, ref _modifiedHttp);
+
+    /// <summary><see cref="CreatedUtc"/> as an HTTP date.</summary>
+    public string CreatedHttpDate => HttpDate(CreatedUtc, ref _createdHttp);
+
+    private static string HttpDate(DateTimeOffset value, ref (DateTimeOffset From, string? Text) cache)
+    {
+        var cached = cache;
+        if (cached.Text is null || cached.From != value)
+        {
+            cached = (value, value.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            cache = cached;
+        }
+
+        return cached.Text!;
+    }
 
     /// <summary>The SHA-256 in lower-case hex (computed once per record).</summary>
     public string Sha256Hex
@@ -53,7 +88,7 @@ public sealed record ObjectRecord(
             var cached = _sha256Hex;
             if (!ReferenceEquals(cached.From, Sha256))
             {
-                cached = (Sha256, Convert.ToHexStringLower(Sha256));
+                cached = (Sha256, Convert.ToHexStringLower(Sha256), null);
                 _sha256Hex = cached;
             }
 

@@ -81,6 +81,14 @@ public interface IBlobAppendHandle : IAsyncDisposable
     BlobStat FlushDurable();
 }
 
+/// <summary>Blob stores that can tell a blob's current version cheaply, without opening it (local files: one lstat).
+/// The engine serves cached bytes of small objects only while this matches the version they were read at.</summary>
+public interface IBlobVersionProbe
+{
+    /// <summary>The version token of the file at <paramref name="key"/> now, or null when there is no such file.</summary>
+    string? ProbeVersion(string bucket, ObjectKey key);
+}
+
 /// <summary>Blob stores that can tell how much space a bucket's device has (local disks; object stores usually cannot).</summary>
 public interface IStorageSpace
 {

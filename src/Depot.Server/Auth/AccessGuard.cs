@@ -21,6 +21,7 @@ public sealed class AccessGuard
     private readonly IApiKeyStore _keys;
     private readonly DepotServerOptions _options;
     private readonly TimeProvider _time;
+    private readonly ShareLinks _links;
     private readonly byte[]? _adminKeyHash;
     private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
     // Idle partitions are dropped by the partitioned limiter itself, so many clients do not grow memory forever.
@@ -34,11 +35,12 @@ public sealed class AccessGuard
             AutoReplenishment = true,
         }));
 
-    public AccessGuard(IApiKeyStore keys, DepotServerOptions options, TimeProvider time)
+    public AccessGuard(IApiKeyStore keys, DepotServerOptions options, TimeProvider time, ShareLinks links)
     {
         _keys = keys;
         _options = options;
         _time = time;
+        _links = links;
         if (!string.IsNullOrEmpty(options.AdminKey))
         {
             _adminKeyHash = ApiKeyTokens.Hash(options.AdminKey);
@@ -78,6 +80,32 @@ public sealed class AccessGuard
         }
 
         return null;
+    }
+
+    /// <summary>Like <see cref="CheckAsync"/> with the read scope, except that a request without an Authorization header
+    /// that carries a share link (<c>?expires=..&amp;sig=..</c>) is decided by the link alone: it may download exactly the
+    /// object it was signed for when <paramref name="download"/> is true, and nothing else (see
+    /// <see cref="ShareLinks.Authorize"/>). Link requests are rate-limited like anonymous ones, per client address.</summary>
+    public ValueTask<DepotError?> CheckReadAsync(HttpContext context, string bucket, string key, bool download, bool asDirectoryAncestor = false)
+    {
+        if (!ShareLinks.IsLinkRequest(context))
+        {
+            return CheckAsync(context, Scopes.Read, bucket, key, asDirectoryAncestor);
+        }
+
+        var identity = ShareLinks.Identity(bucket, key);
+        if (!TryAcquire(identity, context))
+        {
+            return ValueTask.FromResult<DepotError?>(new DepotError(ErrorCodes.RateLimited, "Too many requests from this address; slow down and retry after the time in Retry-After."));
+        }
+
+        var denied = _links.Authorize(context, bucket, key, download);
+        if (denied is null)
+        {
+            context.Items[IdentityItem] = identity;
+        }
+
+        return ValueTask.FromResult(denied);
     }
 
     /// <summary>The caller, or null when the key is missing (and anonymous reading is off), malformed or not valid.</summary>
@@ -165,8 +193,8 @@ public sealed class AccessGuard
             return true;
         }
 
-        // Anonymous callers are limited per client address, keys per key.
-        var partition = identity == CallerIdentity.Anonymous ? "anon:" + context.Connection.RemoteIpAddress : identity.KeyId;
+        // Anonymous callers and share links are limited per client address, keys per key.
+        var partition = identity == CallerIdentity.Anonymous || identity.KeyId == ShareLinks.KeyId ? "anon:" + context.Connection.RemoteIpAddress : identity.KeyId;
         using var lease = _limiter.AttemptAcquire((partition, perSecond));
         if (lease.IsAcquired)
         {

@@ -63,7 +63,8 @@ public sealed class AppenderHandlers(ObjectEngine engine, AccessGuard guard)
                 return;
             }
 
-            if (request.ContentLength > 0)
+            // A chunked body has no Content-Length: one byte read tells whether it has any.
+            if (request.ContentLength > 0 || (request.ContentLength is null && await request.Body.ReadAsync(new byte[1], context.RequestAborted) > 0))
             {
                 await Problems.WriteAsync(context, DepotError.InvalidRequest("?truncate takes no body."));
                 return;

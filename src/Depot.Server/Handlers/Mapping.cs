@@ -48,9 +48,9 @@ internal static class Mapping
     {
         var headers = response.Headers;
         headers.ETag = r.ETag;
-        headers.LastModified = r.ModifiedUtc.ToString("R", CultureInfo.InvariantCulture);
+        headers.LastModified = r.ModifiedHttpDate;
         headers[DepotHeaders.Sha256] = r.Sha256Hex;
-        headers[DepotHeaders.Created] = r.CreatedUtc.ToString("R", CultureInfo.InvariantCulture);
+        headers[DepotHeaders.Created] = r.CreatedHttpDate;
         headers[DepotHeaders.EntryType] = "file";
         if (r.ExpiresUtc is { } expires)
         {

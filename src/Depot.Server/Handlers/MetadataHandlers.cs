@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
 using Depot.Core.Model;
@@ -150,6 +151,10 @@ public sealed class MetadataHandlers(ObjectEngine engine, AccessGuard guard)
 
         context.Response.Headers.ETag = record.ETag;
         var metadata = record.Metadata.ToDictionary(p => p.Key, p => (string?)p.Value, StringComparer.Ordinal);
-        await JsonBodies.WriteAsync(context, metadata, DepotJson.Wire.DictionaryStringString);
+        // The answer is {"metadata": {...}} (issue 3 spec), which leaves room for other members beside it.
+        byte[] body = [.. "{\"metadata\":"u8, .. JsonSerializer.SerializeToUtf8Bytes(metadata, DepotJson.Wire.DictionaryStringString), .. "}"u8];
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 }

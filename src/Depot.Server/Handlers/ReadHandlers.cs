@@ -289,9 +289,18 @@ public sealed class ReadHandlers(ObjectEngine engine, AccessGuard guard)
     private static string ContentDisposition(string key, bool attachment)
     {
         var name = key[(key.LastIndexOf('/') + 1)..];
+        if (name.AsSpan().IndexOfAnyExcept(PlainNameChars) < 0)
+        {
+            // The common case needs neither replacement nor escaping.
+            return string.Concat(attachment ? "attachment" : "inline", "; filename=\"", name, "\"; filename*=UTF-8''", name);
+        }
+
         var ascii = new string(name.Select(ch => ch is >= ' ' and < (char)127 and not '"' and not '\\' ? ch : '_').ToArray());
         return $"{(attachment ? "attachment" : "inline")}; filename=\"{ascii}\"; filename*=UTF-8''{Uri.EscapeDataString(name)}";
     }
+
+    private static readonly System.Buffers.SearchValues<char> PlainNameChars =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~");
 
     internal static bool IsTrue(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var v) && (v.Count == 0 || v.ToString() is "" or "1" or "true" or "yes");

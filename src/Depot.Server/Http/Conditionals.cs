@@ -16,6 +16,12 @@ public static class Conditionals
 
     public static Outcome Evaluate(HttpRequest request, ObjectRecord record)
     {
+        var raw = request.Headers;
+        if (raw.IfMatch.Count == 0 && raw.IfNoneMatch.Count == 0 && raw.IfModifiedSince.Count == 0 && raw.IfUnmodifiedSince.Count == 0)
+        {
+            return Outcome.Proceed; // most reads: nothing to parse
+        }
+
         var headers = request.GetTypedHeaders();
         var lastModified = Truncate(record.ModifiedUtc);
 

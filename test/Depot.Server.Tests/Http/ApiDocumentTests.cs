@@ -35,6 +35,7 @@ public sealed class ApiDocumentTests
     [InlineData(DepotRoutes.Keys, "get")]
     [InlineData(DepotRoutes.Keys, "post")]
     [InlineData(DepotRoutes.Keys + "/{id}", "delete")]
+    [InlineData(DepotRoutes.ShareRotate, "post")]
     [InlineData("/v1/{bucket}/{key}", "get")]
     [InlineData("/v1/{bucket}/{key}", "head")]
     [InlineData("/v1/{bucket}/{key}", "put")]

@@ -9,8 +9,8 @@ public sealed partial class FileSystemBlobStore : IBlobAppender
 {
     public ValueTask<IBlobAppendHandle?> OpenForAppendAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
-        var handle = OpenFile(bucket, key, write: true, out var path);
-        return ValueTask.FromResult<IBlobAppendHandle?>(handle is null ? null : new FileAppendHandle(handle, path));
+        var opened = OpenFile(bucket, key, write: true, out var path);
+        return ValueTask.FromResult<IBlobAppendHandle?>(opened is null ? null : new FileAppendHandle(opened.Handle, path));
     }
 }
 

@@ -14,7 +14,7 @@ namespace Depot.Core.Storage.FileSystem;
 /// crosses a link is treated as absent, and listings skip links. The staging folder is emptied when the store opens,
 /// which reclaims whatever a crash left behind (invariant 3).
 /// </remarks>
-public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
+public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace, IBlobVersionProbe
 {
     internal const string StateFolder = ObjectKey.ReservedRootSegment;
     private const string TempFolder = "tmp";
@@ -80,18 +80,24 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
 
     public ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
     {
-        var handle = OpenFile(bucket, key, write: false, out var path);
-        if (handle is null)
+        var opened = OpenFile(bucket, key, write: false, out var path);
+        if (opened is null)
         {
             return ValueTask.FromResult<BlobRead?>(null);
         }
 
-        // fstat the open descriptor: the stat describes exactly the bytes this stream reads.
-        BlobStat Fstat() => ToBlobStat(PosixIo.StatHandle(handle, path!));
-        var stat = Fstat();
+        // The fstat of the open descriptor: the stat describes exactly the bytes this stream reads.
+        var handle = opened.Handle;
+        BlobStat Fstat() => ToBlobStat(PosixIo.StatHandle(handle, path));
+        var stat = ToBlobStat(opened.Stat);
         var stream = new HandleReadStream(handle, stat.Size);
         return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, stat, Fstat));
     }
+
+    /// <remarks>One lstat of the full path. A link anywhere on the path makes it resolve to another inode, whose version
+    /// differs from any version read safely before, so a match proves the very same unchanged file.</remarks>
+    public string? ProbeVersion(string bucket, ObjectKey key) =>
+        key.IsRoot ? null : PosixIo.StatNoFollow(Combine(Root(bucket), key)) is { Kind: FileKind.File } stat ? stat.Version : null;
 
     public StorageSpace? GetSpace(string bucket)
     {
@@ -108,13 +114,13 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace
 
     /// <summary>Opens the regular file at a key without following links: in one openat2 call beneath the bucket's root where
     /// the kernel has it, otherwise by checking each segment and opening with O_NOFOLLOW.</summary>
-    internal SafeFileHandle? OpenFile(string bucket, ObjectKey key, bool write, out string path)
+    internal OpenedFile? OpenFile(string bucket, ObjectKey key, bool write, out string path)
     {
         path = Combine(Root(bucket), key);
         if (!key.IsRoot && _rootHandles.TryGetValue(bucket, out var root) && root is not null
-            && PosixIo.TryOpenBeneath(root, key.Value, write, out var handle))
+            && PosixIo.TryOpenBeneath(root, key.Value, write, out var file))
         {
-            return handle;
+            return file;
         }
 
         var resolved = ResolveExisting(bucket, key);

@@ -27,7 +27,7 @@ internal sealed class HandleReadStream(SafeFileHandle handle, long length) : Str
 
     public override int Read(Span<byte> buffer)
     {
-        var n = RandomAccess.Read(handle, buffer, _position);
+        var n = PosixIo.ReadAt(handle, buffer, _position);
         _position += n;
         return n;
     }

@@ -20,6 +20,9 @@ internal sealed record FileStat(FileKind Kind, long Size, DateTimeOffset Modifie
     public string? Identity { get; init; }
 }
 
+/// <summary>An opened regular file and the fstat taken when it was opened.</summary>
+internal sealed record OpenedFile(SafeFileHandle Handle, FileStat Stat);
+
 internal static partial class PosixIo
 {
     private const int ORdonly = 0;
@@ -38,6 +41,46 @@ internal static partial class PosixIo
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint pread(int fd, Span<byte> buffer, nuint count, long offset);
+
+    /// <summary>pread(2) straight on the descriptor: RandomAccess.Read would first probe the handle with lseek, once per
+    /// handle, which is one system call per small GET.</summary>
+    public static int ReadAt(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return RandomAccess.Read(handle, buffer, offset);
+        }
+
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            while (true)
+            {
+                var n = pread((int)handle.DangerousGetHandle(), buffer, (nuint)buffer.Length, offset);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != 4) // EINTR: try again
+                {
+                    throw new IOException($"pread failed (errno {errno}).", errno);
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
 
     // openat2(2) has no libc wrapper in older glibc; it is system call 437 on every Linux architecture.
     private const long SysOpenat2 = 437;
@@ -58,6 +101,19 @@ internal static partial class PosixIo
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int SyscallOpenat2(long number, int directory, string path, ref OpenHow how, nuint size);
 
+    /// <summary>The opened handle with its fstat when it is a regular file; otherwise it is closed and null returned.</summary>
+    private static OpenedFile? CheckRegular(SafeFileHandle handle, string path)
+    {
+        var stat = StatHandle(handle, path);
+        if (stat.Kind != FileKind.File)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        return new OpenedFile(handle, stat);
+    }
+
     /// <summary>Opens a directory as a path handle, to resolve names beneath it with <see cref="TryOpenBeneath"/>.</summary>
     public static SafeFileHandle? OpenDirectoryPath(string path)
     {
@@ -75,9 +131,9 @@ internal static partial class PosixIo
     /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): race-free, and cheaper than checking each segment first.</summary>
     /// <returns>False when openat2 is not available (old kernel, seccomp): use the per-segment checks instead. True with
     /// a null handle when there is no such regular file reachable without links.</returns>
-    public static bool TryOpenBeneath(SafeFileHandle root, string relativePath, bool write, out SafeFileHandle? handle)
+    public static bool TryOpenBeneath(SafeFileHandle root, string relativePath, bool write, out OpenedFile? file)
     {
-        handle = null;
+        file = null;
         if (_openat2Unavailable)
         {
             return false;
@@ -115,14 +171,7 @@ internal static partial class PosixIo
             return true; // ENOENT, ELOOP (a link), EXDEV (an escape), ENOTDIR, EISDIR, EACCES: not a reachable file
         }
 
-        var opened = new SafeFileHandle(fd, ownsHandle: true);
-        if (StatHandle(opened, relativePath).Kind != FileKind.File)
-        {
-            opened.Dispose();
-            return true;
-        }
-
-        handle = opened;
+        file = CheckRegular(new SafeFileHandle(fd, ownsHandle: true), relativePath);
         return true;
     }
 
@@ -232,13 +281,13 @@ internal static partial class PosixIo
 
     /// <summary>Opens a file for reading without following a symbolic link in the last component (O_NOFOLLOW).
     /// Null when there is no such file, or it is a link or a directory.</summary>
-    public static SafeFileHandle? OpenReadNoFollow(string path)
+    public static OpenedFile? OpenReadNoFollow(string path)
     {
         if (!OperatingSystem.IsLinux())
         {
             try
             {
-                return File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+                return CheckRegular(File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous), path);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
             {
@@ -252,14 +301,7 @@ internal static partial class PosixIo
             return null; // ENOENT, ELOOP (a link), EACCES
         }
 
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (StatHandle(handle, path).Kind != FileKind.File)
-        {
-            handle.Dispose();
-            return null;
-        }
-
-        return handle;
+        return CheckRegular(new SafeFileHandle(fd, ownsHandle: true), path);
     }
 
     private static FileStat ToStat(in StatxBuffer b)
@@ -301,13 +343,13 @@ internal static partial class PosixIo
 
     /// <summary>Opens a regular file for writing in place without following a symbolic link (O_NOFOLLOW), never creating
     /// it. Null when there is no such file, or it is a link or a directory.</summary>
-    public static SafeFileHandle? OpenWriteNoFollow(string path)
+    public static OpenedFile? OpenWriteNoFollow(string path)
     {
         if (!OperatingSystem.IsLinux())
         {
             try
             {
-                return File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+                return CheckRegular(File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous), path);
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
             {
@@ -321,14 +363,7 @@ internal static partial class PosixIo
             return null;
         }
 
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (StatHandle(handle, path).Kind != FileKind.File)
-        {
-            handle.Dispose();
-            return null;
-        }
-
-        return handle;
+        return CheckRegular(new SafeFileHandle(fd, ownsHandle: true), path);
     }
 
     /// <summary>Flushes a file's data (and the metadata needed to read it) to stable storage.</summary>
