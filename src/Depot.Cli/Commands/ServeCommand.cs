@@ -23,10 +23,12 @@ internal static class ServeCommand
         var tlsSelfSigned = new Option<bool>("--tls-self-signed") { Description = "HTTPS with a self-signed certificate kept in DIR/.depot/tls; prints its SHA-256 fingerprint." };
         var config = new Option<string?>("--config") { Description = "JSON config file (same names as DepotServerOptions; flags win)." };
         var noScan = new Option<bool>("--no-scan") { Description = "Do not hash existing files in the background at start (they are hashed when first read)." };
+        var noAccessLog = new Option<bool>("--no-access-log") { Description = "Do not log a line per request (saves CPU on small-object workloads; errors are still logged)." };
+        var maxMetaValue = new Option<int?>("--max-meta-value") { Description = "Longest user metadata value in bytes (default 256)." };
 
         var command = new Command("serve", "Serve DIR over HTTP(S) as bucket 'default'.")
         {
-            dir, listen, buckets, adminKey, anonymousRead, maxFileSize, maxKeyLength, rateLimit, tlsCert, tlsKey, tlsSelfSigned, config, noScan,
+            dir, listen, buckets, adminKey, anonymousRead, maxFileSize, maxKeyLength, rateLimit, tlsCert, tlsKey, tlsSelfSigned, config, noScan, noAccessLog, maxMetaValue,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -52,6 +54,17 @@ internal static class ServeCommand
                 options.TlsCertificatePath = parse.GetValue(tlsCert) ?? options.TlsCertificatePath;
                 options.TlsKeyPath = parse.GetValue(tlsKey) ?? options.TlsKeyPath;
                 options.ScanOnStart &= !parse.GetValue(noScan);
+                options.AccessLog &= !parse.GetValue(noAccessLog);
+                if (parse.GetValue(maxMetaValue) is { } metaValue)
+                {
+                    if (metaValue is < 1 or > 65536)
+                    {
+                        return Fail("--max-meta-value takes 1 to 65536 bytes.");
+                    }
+
+                    options.MaxMetadataValueBytes = metaValue;
+                }
+
                 if (parse.GetValue(rateLimit) is { } limit)
                 {
                     options.RateLimitPerSecond = limit;

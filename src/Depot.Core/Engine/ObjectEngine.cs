@@ -205,7 +205,7 @@ public sealed partial class ObjectEngine
             };
             await _metadata.PutAsync(record, CancellationToken.None);
             _records.Set(record);
-            return record;
+            return record with { Created = replaced is null };
         }
     }
 

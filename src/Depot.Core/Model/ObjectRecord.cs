@@ -36,6 +36,10 @@ public sealed record ObjectRecord(
     /// <summary>For a slave file: the key of its master (same bucket). Deleting the master deletes its slaves.</summary>
     public string? Master { get; init; }
 
+    /// <summary>On the record a write returns: true when the write created the key (nothing was there, or only an expired
+    /// entry), false when it replaced an object. Not stored.</summary>
+    public bool Created { get; init; }
+
     /// <summary>True when the object has expired at <paramref name="now"/>.</summary>
     public bool IsExpiredAt(DateTimeOffset now) => ExpiresUtc is { } expires && expires <= now;
 

@@ -92,6 +92,6 @@ public sealed class FileIdHandlers(ObjectEngine engine, AccessGuard guard, TimeP
         }
 
         var dto = Mapping.ToDto(record) with { Id = record.Bucket + "/" + record.Key, Node = node.Address };
-        await WriteHandlers.WriteInfoAsync(context, dto, record, StatusCodes.Status201Created);
+        await WriteHandlers.WriteInfoAsync(context, dto, record, record.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 }

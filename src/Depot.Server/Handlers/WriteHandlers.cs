@@ -13,7 +13,7 @@ using Microsoft.Net.Http.Headers;
 namespace Depot.Server.Handlers;
 
 /// <summary>PUT, DELETE and POST (move, copy) on <c>/v1/{bucket}/{key}</c>.</summary>
-public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimeProvider time)
+public sealed partial class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimeProvider time)
 {
     /// <summary>"PUT /v1/{bucket}/{key} stores the body at the key, streamed, hashed, fsync'd and published atomically;
     /// a path ending in '/' creates that directory."</summary>
@@ -40,7 +40,6 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        var started = time.GetUtcNow();
         var put = await StoreAsync(() => engine.PutAsync(target.Bucket, target.Key, request.Body, putOptions, context.RequestAborted));
 
         if (!put.TryGetValue(out var record, out var putError))
@@ -49,9 +48,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        // A record created during this request is new; an older one was replaced.
-        var created = record.CreatedUtc >= started;
-        await WriteInfoAsync(context, Mapping.ToDto(record), record, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+        await WriteInfoAsync(context, Mapping.ToDto(record), record, record.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     /// <summary>"PUT /v1/{bucket}/{dir}/ creates the directory and its parents; an existing directory is fine."</summary>
@@ -230,7 +227,6 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        var started = time.GetUtcNow();
         var copied = await engine.CopyAsync(target.Bucket, target.Key, destinationBucket, to, body.Overwrite, context.RequestAborted);
         if (!copied.TryGetValue(out var record, out var copyError))
         {
@@ -238,7 +234,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             return;
         }
 
-        await WriteInfoAsync(context, Mapping.ToDto(record), record, record.CreatedUtc >= started ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+        await WriteInfoAsync(context, Mapping.ToDto(record), record, record.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     /// <summary>Runs a write that reads the request body, turning Kestrel's own body-size refusal into <c>too_large</c>.</summary>
@@ -326,6 +322,12 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         };
     }
 
+    private const long MaxTtlSeconds = 10L * 366 * 24 * 3600;
+
+    /// <summary>RFC 3339 date-time: full date, 'T', full time with seconds, optional fraction, and a zone (Z or ±hh:mm).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")]
+    private static partial System.Text.RegularExpressions.Regex Rfc3339();
+
     /// <summary>X-Depot-Expires (RFC 3339 or IMF-fixdate, in the future) or X-Depot-Ttl (whole seconds, at most ten years).</summary>
     private static Result<DateTimeOffset?> ParseExpiry(HttpRequest request, TimeProvider time)
     {
@@ -339,10 +341,9 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         var now = time.GetUtcNow();
         if (hasTtl)
         {
-            const long MaxTtl = 10L * 366 * 24 * 3600;
-            if (!long.TryParse(ttlText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds < 1 || seconds > MaxTtl)
+            if (!long.TryParse(ttlText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds < 1 || seconds > MaxTtlSeconds)
             {
-                return DepotError.InvalidRequest($"{DepotHeaders.Ttl} takes whole seconds from 1 to {MaxTtl}.");
+                return DepotError.InvalidRequest($"{DepotHeaders.Ttl} takes whole seconds from 1 to {MaxTtlSeconds}.");
             }
 
             return now.AddSeconds(seconds);
@@ -352,7 +353,7 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
         {
             var text = expiresText.ToString();
             if (!DateTimeOffset.TryParseExact(text, "R", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-                && !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at))
+                && !(Rfc3339().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out at)))
             {
                 return DepotError.InvalidRequest($"{DepotHeaders.Expires} takes an RFC 3339 time (2030-01-31T12:00:00Z) or an HTTP date.");
             }
@@ -360,6 +361,11 @@ public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimePr
             if (at <= now)
             {
                 return DepotError.InvalidRequest($"{DepotHeaders.Expires} is in the past ({at:O}); the entry would never be visible.");
+            }
+
+            if (at > now.AddSeconds(MaxTtlSeconds))
+            {
+                return DepotError.InvalidRequest($"{DepotHeaders.Expires} is more than ten years ahead.");
             }
 
             return at;

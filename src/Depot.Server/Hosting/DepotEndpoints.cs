@@ -32,76 +32,88 @@ public static class DepotEndpoints
         app.MapPost(DepotRoutes.ShareRotate, (HttpContext c, ShareHandlers h) => h.RotateAsync(c));
 
         // Bucket and key come from the raw target (see RawKeyPath), so one catch-all serves every object route.
-        app.Map("/v1/{bucket}/{**key}", DispatchObjectAsync);
-        app.Map("/v1/{bucket}", DispatchObjectAsync);
+        // The handlers are singletons: resolved once here rather than from each request's scope.
+        var handlers = new ObjectHandlers(app.ServiceProvider);
+        app.Map("/v1/{bucket}/{**key}", (HttpContext context) => DispatchObjectAsync(context, handlers));
+        app.Map("/v1/{bucket}", (HttpContext context) => DispatchObjectAsync(context, handlers));
         // "{**path}", not the default "{*path:nonfile}": paths that look like file names (favicon.ico) get problems too.
         app.MapFallback("{**path}", (HttpContext context) => Problems.WriteAsync(context, ErrorCodes.NotFound, $"There is no route {context.Request.Method} {context.Request.Path}; see {DepotRoutes.OpenApi}."));
         return app;
     }
 
-    private static Task DispatchObjectAsync(HttpContext context)
+    private static Task DispatchObjectAsync(HttpContext context, ObjectHandlers services)
     {
         if (!ObjectTarget.From(context).TryGetValue(out var target, out var error))
         {
             return Problems.WriteAsync(context, error);
         }
 
-        var services = context.RequestServices;
         var method = context.Request.Method;
         var query = context.Request.Query;
         var meta = query.ContainsKey(DepotQuery.Meta);
         if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
         {
             return meta
-                ? services.GetRequiredService<MetadataHandlers>().GetAsync(context, target)
-                : services.GetRequiredService<ReadHandlers>().HandleAsync(context, target);
+                ? services.Metadata.GetAsync(context, target)
+                : services.Read.HandleAsync(context, target);
         }
 
         if (HttpMethods.IsPut(method))
         {
             return meta
-                ? services.GetRequiredService<MetadataHandlers>().ReplaceAsync(context, target)
-                : services.GetRequiredService<WriteHandlers>().PutAsync(context, target);
+                ? services.Metadata.ReplaceAsync(context, target)
+                : services.Write.PutAsync(context, target);
         }
 
         if (HttpMethods.IsPatch(method) && meta)
         {
-            return services.GetRequiredService<MetadataHandlers>().MergeAsync(context, target);
+            return services.Metadata.MergeAsync(context, target);
         }
 
         if (HttpMethods.IsDelete(method))
         {
-            return meta ? services.GetRequiredService<MetadataHandlers>().DeleteNamesAsync(context, target)
-                : query.ContainsKey(DepotQuery.Take) ? services.GetRequiredService<WriteHandlers>().TakeAsync(context, target)
-                : services.GetRequiredService<WriteHandlers>().DeleteAsync(context, target);
+            return meta ? services.Metadata.DeleteNamesAsync(context, target)
+                : query.ContainsKey(DepotQuery.Take) ? services.Write.TakeAsync(context, target)
+                : services.Write.DeleteAsync(context, target);
         }
 
         if (HttpMethods.IsPost(method))
         {
             if (query.ContainsKey(DepotQuery.Share))
             {
-                return services.GetRequiredService<ShareHandlers>().CreateAsync(context, target);
+                return services.Share.CreateAsync(context, target);
             }
 
             if (query.ContainsKey(DepotQuery.Slave))
             {
-                return services.GetRequiredService<FileIdHandlers>().UploadSlaveAsync(context, target);
+                return services.FileId.UploadSlaveAsync(context, target);
             }
 
             if (query.ContainsKey(DepotQuery.Append) || query.ContainsKey(DepotQuery.Modify) || query.ContainsKey(DepotQuery.Truncate))
             {
-                return services.GetRequiredService<AppenderHandlers>().HandleAsync(context, target);
+                return services.Appender.HandleAsync(context, target);
             }
 
             if (target.Key.IsRoot && !query.ContainsKey(DepotQuery.Move) && !query.ContainsKey(DepotQuery.Copy))
             {
-                return services.GetRequiredService<FileIdHandlers>().UploadWithNewIdAsync(context, target);
+                return services.FileId.UploadWithNewIdAsync(context, target);
             }
 
-            return services.GetRequiredService<WriteHandlers>().TransferAsync(context, target);
+            return services.Write.TransferAsync(context, target);
         }
 
         context.Response.Headers.Allow = "GET, HEAD, PUT, PATCH, DELETE, POST";
         return Problems.WriteAsync(context, ErrorCodes.MethodNotAllowed, $"{method} is not supported here (PATCH only with ?meta).");
+    }
+
+    /// <summary>The object-route handlers, resolved once.</summary>
+    private sealed class ObjectHandlers(IServiceProvider services)
+    {
+        public ReadHandlers Read { get; } = services.GetRequiredService<ReadHandlers>();
+        public WriteHandlers Write { get; } = services.GetRequiredService<WriteHandlers>();
+        public MetadataHandlers Metadata { get; } = services.GetRequiredService<MetadataHandlers>();
+        public FileIdHandlers FileId { get; } = services.GetRequiredService<FileIdHandlers>();
+        public AppenderHandlers Appender { get; } = services.GetRequiredService<AppenderHandlers>();
+        public ShareHandlers Share { get; } = services.GetRequiredService<ShareHandlers>();
     }
 }

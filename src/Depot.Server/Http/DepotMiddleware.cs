@@ -12,7 +12,7 @@ namespace Depot.Server.Http;
 /// per request (never headers or query strings, so keys and signatures stay out of logs), and turns unexpected
 /// exceptions into problem+json. A client that went away is an outcome, not an error.
 /// </summary>
-public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotMiddleware> logger)
+public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotMiddleware> logger, Hosting.DepotServerOptions options)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -55,7 +55,7 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         }
         finally
         {
-            if (logger.IsEnabled(LogLevel.Information))
+            if (options.AccessLog && logger.IsEnabled(LogLevel.Information))
             {
                 LogCompleted(context, started);
             }
@@ -119,7 +119,7 @@ public sealed partial class DepotMiddleware(RequestDelegate next, ILogger<DepotM
         return null;
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} ({Length} bytes) in {ElapsedMs:0.0} ms, key {KeyId}")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} -> {Status} ({Length} bytes) in {ElapsedMs:F1} ms, key {KeyId}")]
     private static partial void LogRequest(ILogger logger, string method, string path, int status, long length, double elapsedMs, string keyId);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "{Method} {Path}: the client went away")]

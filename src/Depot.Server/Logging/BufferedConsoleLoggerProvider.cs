@@ -67,6 +67,9 @@ public sealed class BufferedConsoleLoggerProvider : ILoggerProvider
 
     private sealed class LineLogger(BufferedConsoleLoggerProvider owner, string category) : ILogger
     {
+        [ThreadStatic]
+        private static StringBuilder? _line;
+
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
@@ -79,8 +82,12 @@ public sealed class BufferedConsoleLoggerProvider : ILoggerProvider
             }
 
             var message = formatter(state, exception);
-            var line = new StringBuilder(message.Length + 64)
-                .Append(DateTime.Now.ToString("HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture))
+            // UTC, formatted without a time-zone lookup, into one reused builder per thread: this runs once per request.
+            var line = _line ??= new StringBuilder(256);
+            line.Clear();
+            Span<char> stamp = stackalloc char[32];
+            DateTime.UtcNow.TryFormat(stamp, out var written, "yyyy-MM-ddTHH:mm:ss.fffZ ", System.Globalization.CultureInfo.InvariantCulture);
+            line.Append(stamp[..written])
                 .Append(Level(logLevel)).Append(' ')
                 .Append(category).Append(": ")
                 .Append(message);
@@ -91,6 +98,10 @@ public sealed class BufferedConsoleLoggerProvider : ILoggerProvider
             }
 
             owner.Enqueue(line.Append('\n').ToString());
+            if (line.Capacity > 4096)
+            {
+                _line = null; // do not keep a huge builder after one long exception
+            }
         }
 
         private static string Level(LogLevel level) => level switch

@@ -79,11 +79,13 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <param name="adminKey">Sent as <c>DEPOT_ADMIN_KEY</c>; null starts the server without any (it then generates one).</param>
     /// <param name="extraArgs">More arguments after <c>serve DIR --listen ... --no-scan</c> (e.g. <c>--tls-self-signed</c>).</param>
     /// <param name="https">Whether the server speaks TLS (readiness then accepts any certificate; tests pin their own).</param>
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false)
+    /// <param name="environment">More environment variables for the process (e.g. <c>DEPOT_CRASH_AT</c>); they override
+    /// inherited ones.</param>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var server = Launch(dataDirectory, adminKey, extraArgs, https);
+            var server = Launch(dataDirectory, adminKey, extraArgs, https, environment: environment);
             try
             {
                 await server.WaitUntilHealthyAsync(StartTimeout);
@@ -104,7 +106,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>Starts the process without waiting for it to become ready (for starts that are expected to fail).</summary>
     /// <param name="port">The port to listen on; by default a free one.</param>
-    public static ServerProcess Launch(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false, int? port = null)
+    /// <param name="environment">More environment variables for the process; they override inherited ones.</param>
+    public static ServerProcess Launch(string dataDirectory, string? adminKey = DefaultAdminKey, IEnumerable<string>? extraArgs = null, bool https = false, int? port = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var listenPort = port ?? FreePort();
         var depotDll = Path.Combine(AppContext.BaseDirectory, "depot.dll");
@@ -140,6 +143,10 @@ public sealed class ServerProcess : IAsyncDisposable
 
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
 
         var process = new System.Diagnostics.Process { StartInfo = info, EnableRaisingEvents = true };
         var server = new ServerProcess(process, dataDirectory, listenPort, https, adminKey);
