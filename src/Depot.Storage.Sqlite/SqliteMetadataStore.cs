@@ -227,11 +227,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
         return keys;
     }
 
-    public async Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(string bucket, DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE expires_ticks IS NOT NULL AND expires_ticks <= $now ORDER BY expires_ticks LIMIT $limit";
+        command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE expires_ticks IS NOT NULL AND expires_ticks <= $now AND bucket = $b ORDER BY expires_ticks LIMIT $limit";
+        command.Parameters.AddWithValue("$b", bucket);
         command.Parameters.AddWithValue("$now", now.UtcTicks);
         command.Parameters.AddWithValue("$limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

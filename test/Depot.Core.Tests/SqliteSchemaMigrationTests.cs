@@ -87,7 +87,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
             Assert.Equal(7, (await store.GetKeyAsync("0123456789abcdef", Ct))!.RateLimitPerSecond);
             Assert.Empty(await store.GetPendingAppendsAsync(Ct));
             Assert.Empty(await store.GetSlaveKeysAsync("b", "legacy/file.txt", Ct));
-            Assert.Empty(await store.GetExpiredAsync(DateTimeOffset.MaxValue, 10, Ct));
+            Assert.Empty(await store.GetExpiredAsync("b", DateTimeOffset.MaxValue, 10, Ct));
             Assert.Equal(new BucketUsage(1, 3), await store.GetUsageAsync("b", Ct));
         }
 
@@ -242,7 +242,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     }
 
     [Fact]
-    public async Task GetExpired_AtOrBeforeNow_OldestFirstUpToLimit()
+    public async Task GetExpired_AtOrBeforeNow_PerBucketOldestFirstUpToLimit()
     {
         await using var store = await OpenAsync();
         var now = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -252,8 +252,9 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         await store.PutAsync(Record("b", "future") with { ExpiresUtc = now.AddTicks(1) }, Ct);
         await store.PutAsync(Record("b", "never"), Ct);
 
-        Assert.Equal(["early", "late", "exact"], (await store.GetExpiredAsync(now, 10, Ct)).Select(r => r.Key));
-        Assert.Equal(["early", "late"], (await store.GetExpiredAsync(now, 2, Ct)).Select(r => r.Key));
+        Assert.Equal(["early", "late"], (await store.GetExpiredAsync("b", now, 10, Ct)).Select(r => r.Key));
+        Assert.Equal(["early"], (await store.GetExpiredAsync("b", now, 1, Ct)).Select(r => r.Key));
+        Assert.Equal(["exact"], (await store.GetExpiredAsync("other", now, 10, Ct)).Select(r => r.Key));
     }
 
     [Fact]

@@ -158,31 +158,47 @@ public sealed partial class ObjectEngine
     public Task<BucketUsage> GetUsageAsync(string bucket, CancellationToken cancellationToken) =>
         _metadata.GetUsageAsync(bucket, cancellationToken);
 
-    /// <summary>Deletes up to <paramref name="limit"/> expired objects (they were invisible already).</summary>
-    /// <returns>How many were deleted.</returns>
+    /// <summary>Deletes up to <paramref name="limit"/> expired objects per bucket (they were invisible already). Read-only
+    /// buckets are left alone: their expired entries stay invisible.</summary>
+    /// <returns>How many objects were deleted.</returns>
     public async Task<int> ReclaimExpiredAsync(int limit, CancellationToken cancellationToken)
     {
         var reclaimed = 0;
-        foreach (var record in await _metadata.GetExpiredAsync(_time.GetUtcNow(), limit, cancellationToken))
+        foreach (var (bucket, options) in _buckets.Buckets)
         {
-            if (_buckets.Find(record.Bucket) is null || !ObjectKey.Parse(record.Key).TryGetValue(out var key, out _))
+            if (options.ReadOnly)
             {
                 continue;
             }
 
-            var deleted = await DeleteWithSlavesAsync(record.Bucket, key, precondition: null, onlyIfExpired: true, cancellationToken);
-            if (deleted.IsSuccess)
+            foreach (var record in await _metadata.GetExpiredAsync(bucket, _time.GetUtcNow(), limit, cancellationToken))
             {
-                reclaimed++;
-            }
-            else if (deleted.Error!.Code == ErrorCodes.NotFound)
-            {
-                // The file is gone (deleted behind Depot's back): the record alone is left to remove.
-                await _metadata.DeleteAsync(record.Bucket, record.Key, cancellationToken);
-                _records.Remove(record.Bucket, record.Key);
+                if (!ObjectKey.Parse(record.Key).TryGetValue(out var key, out _))
+                {
+                    await ForgetAsync(record); // not a key this version accepts: nothing to serve, nothing to keep
+                    continue;
+                }
+
+                var deleted = await DeleteWithSlavesAsync(bucket, key, precondition: null, onlyIfExpired: true, cancellationToken);
+                if (deleted.IsSuccess)
+                {
+                    reclaimed++;
+                }
+                else if (deleted.Error!.Code == ErrorCodes.NotFound || await _blobs.StatAsync(bucket, key, cancellationToken) is { IsDirectory: true })
+                {
+                    // The file is gone (deleted or replaced by a directory behind Depot's back): only its record is left.
+                    // Removing it also keeps such rows from filling every later batch.
+                    await ForgetAsync(record);
+                }
             }
         }
 
         return reclaimed;
+    }
+
+    private async Task ForgetAsync(ObjectRecord record)
+    {
+        await _metadata.DeleteAsync(record.Bucket, record.Key, CancellationToken.None);
+        _records.Remove(record.Bucket, record.Key);
     }
 }

@@ -9,8 +9,9 @@ namespace Depot.Core.Ids;
 /// <c>{bucket}/M00/HH/HH/{opaque}.{ext}</c> as an id. Slave ids add a prefix to their master's name.
 /// </summary>
 /// <remarks>The opaque part is 128 random bits (base64url, 22 characters): unguessable, so ids cannot be enumerated,
-/// and a collision is astronomically unlikely (the engine still publishes create-only and retries). The two directory
-/// levels are taken from other random bits, so ids spread evenly over 65,536 directories as FastDFS's do.</remarks>
+/// and a collision is astronomically unlikely; ids are still published create-only, so even one would be refused
+/// (<c>already_exists</c>), never overwrite. The two directory levels are 16 further random bits, so ids spread evenly
+/// over 65,536 directories as FastDFS's do.</remarks>
 public static class FileIds
 {
     /// <summary>The FastDFS store path segment of every assigned id.</summary>

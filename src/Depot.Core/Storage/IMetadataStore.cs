@@ -26,8 +26,8 @@ public interface IMetadataStore : IAsyncDisposable
     /// <summary>Keys of the slave files of <paramref name="masterKey"/> (records whose <see cref="ObjectRecord.Master"/> is it).</summary>
     Task<IReadOnlyList<string>> GetSlaveKeysAsync(string bucket, string masterKey, CancellationToken cancellationToken);
 
-    /// <summary>Up to <paramref name="limit"/> records that expired at or before <paramref name="now"/>, oldest first.</summary>
-    Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+    /// <summary>Up to <paramref name="limit"/> records of a bucket that expired at or before <paramref name="now"/>, oldest first.</summary>
+    Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(string bucket, DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
     /// <summary>How many objects a bucket has recorded and their total size.</summary>
     Task<BucketUsage> GetUsageAsync(string bucket, CancellationToken cancellationToken);

@@ -64,7 +64,7 @@ internal static class Mapping
 
         if (r.Master is { } master)
         {
-            headers[DepotHeaders.Master] = Uri.EscapeDataString(master);
+            headers[DepotHeaders.Master] = string.Join('/', master.Split('/').Select(Uri.EscapeDataString));
         }
 
         foreach (var (name, value) in r.Metadata)

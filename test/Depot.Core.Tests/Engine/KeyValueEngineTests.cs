@@ -163,7 +163,7 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
         await PutAsync("kv/k", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl });
         _clock.Advance(Ttl);
         // The sweeper's list was read before a client replaced the entry with one that never expires.
-        var listed = await Metadata.GetExpiredAsync(_clock.GetUtcNow(), 10, Ct);
+        var listed = await Metadata.GetExpiredAsync(Bucket, _clock.GetUtcNow(), 10, Ct);
         Assert.Single(listed);
         await PutAsync("kv/k", [2, 2]);
         var sweeper = new ObjectEngine(Stack.Blobs, new StaleExpiryList(Metadata, listed), Engine.Buckets, _clock);
@@ -189,7 +189,7 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
         await Engine.ReclaimExpiredAsync(10, Ct);
 
         Assert.Null(await Metadata.GetAsync(Bucket, "kv/k", Ct));
-        Assert.Empty(await Metadata.GetExpiredAsync(_clock.GetUtcNow(), 10, Ct));
+        Assert.Empty(await Metadata.GetExpiredAsync(Bucket, _clock.GetUtcNow(), 10, Ct));
     }
 
     [Fact]
@@ -796,7 +796,7 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
     /// <summary>A metadata store whose expired list is one read earlier (a sweeper racing a client's put).</summary>
     private sealed class StaleExpiryList(IMetadataStore inner, IReadOnlyList<ObjectRecord> expired) : IMetadataStore
     {
-        public Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        public Task<IReadOnlyList<ObjectRecord>> GetExpiredAsync(string bucket, DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
             Task.FromResult(expired);
 
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
