@@ -52,7 +52,7 @@ public sealed class BufferedConsoleLoggerProvider : ILoggerProvider
         {
             while (reader.TryRead(out var line))
             {
-                await writer.WriteAsync(line);
+                writer.Write(line); // into the 64 KiB buffer: no system call, and no async state per line
             }
 
             await writer.FlushAsync();
