@@ -36,9 +36,13 @@ public sealed class ApiDocumentTests
     [InlineData(DepotRoutes.Keys, "post")]
     [InlineData(DepotRoutes.Keys + "/{id}", "delete")]
     [InlineData(DepotRoutes.ShareRotate, "post")]
+    [InlineData(DepotRoutes.Cluster, "get")]
+    [InlineData(DepotRoutes.Cluster + "/{bucket}", "get")]
+    [InlineData("/v1/{bucket}", "post")]
     [InlineData("/v1/{bucket}/{key}", "get")]
     [InlineData("/v1/{bucket}/{key}", "head")]
     [InlineData("/v1/{bucket}/{key}", "put")]
+    [InlineData("/v1/{bucket}/{key}", "patch")]
     [InlineData("/v1/{bucket}/{key}", "delete")]
     [InlineData("/v1/{bucket}/{key}", "post")]
     public void OpenApi_EveryRoute_IsDocumentedWithResponses(string path, string method)

@@ -10,7 +10,7 @@ using Depot.Server.Tests.Infrastructure;
 namespace Depot.Server.Tests.Http;
 
 /// <summary>Appender objects (append, modify, truncate), offset downloads, the <c>?meta</c> routes and cluster info,
-/// against a real Kestrel (docs/drafts/issue3-spec.md).</summary>
+/// against a real Kestrel (docs/http-api.md §3.18–3.20, §3.22).</summary>
 public sealed class AppenderApiTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

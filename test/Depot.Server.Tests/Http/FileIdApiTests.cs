@@ -8,7 +8,7 @@ using Depot.Server.Tests.Infrastructure;
 namespace Depot.Server.Tests.Http;
 
 /// <summary>FastDFS-style uploads under a server-assigned id (<c>POST /v1/{bucket}</c>) and slave files
-/// (<c>POST /v1/{bucket}/{master}?slave=</c>), against a real Kestrel (docs/drafts/issue3-spec.md).</summary>
+/// (<c>POST /v1/{bucket}/{master}?slave=</c>), against a real Kestrel (docs/http-api.md §3.16, §3.17).</summary>
 public sealed partial class FileIdApiTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

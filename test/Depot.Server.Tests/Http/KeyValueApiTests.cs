@@ -11,7 +11,7 @@ namespace Depot.Server.Tests.Http;
 
 /// <summary>The key-value "hive" (wrpme/quasardb semantics) over the native object routes, against a real Kestrel:
 /// create-only put, get, update, delete, compare-and-swap, get-and-delete, races, expiry and its background reclaim,
-/// value sizes, and the same auth and path rules as objects (docs/drafts/issue3-spec.md, "KV hive").</summary>
+/// value sizes, and the same auth and path rules as objects (docs/http-api.md §3.21).</summary>
 public sealed class KeyValueApiTests
 {
     private const string Kv = "v1/default/kv/";
