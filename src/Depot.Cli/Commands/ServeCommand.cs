@@ -57,9 +57,10 @@ internal static class ServeCommand
                 options.AccessLog &= !parse.GetValue(noAccessLog);
                 if (parse.GetValue(maxMetaValue) is { } metaValue)
                 {
-                    if (metaValue is < 1 or > 65536)
+                    // Metadata travels in response headers (X-Depot-Meta-*): keep a value well inside common header limits.
+                    if (metaValue is < 1 or > 4096)
                     {
-                        return Fail("--max-meta-value takes 1 to 65536 bytes.");
+                        return Fail("--max-meta-value takes 1 to 4096 bytes.");
                     }
 
                     options.MaxMetadataValueBytes = metaValue;

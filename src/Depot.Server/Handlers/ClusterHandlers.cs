@@ -30,11 +30,11 @@ public sealed class ClusterHandlers(ObjectEngine engine, IBlobStore blobs, Acces
         {
             if (identity.Bucket is null || identity.Bucket == name)
             {
-                buckets.Add(await DescribeAsync(name, context.RequestAborted));
+                buckets.Add(await DescribeAsync(context, name));
             }
         }
 
-        await JsonBodies.WriteAsync(context, new ClusterDto { Buckets = buckets, Servers = [Node()] }, DepotJson.Wire.ClusterDto);
+        await JsonBodies.WriteAsync(context, new ClusterDto { Buckets = buckets, Servers = [Node(context)] }, DepotJson.Wire.ClusterDto);
     }
 
     /// <summary>"GET /v1/_cluster/{bucket} describes one bucket and its servers."</summary>
@@ -52,7 +52,7 @@ public sealed class ClusterHandlers(ObjectEngine engine, IBlobStore blobs, Acces
             return;
         }
 
-        await JsonBodies.WriteAsync(context, new ClusterDto { Buckets = [await DescribeAsync(bucket, context.RequestAborted)], Servers = [Node()] }, DepotJson.Wire.ClusterDto);
+        await JsonBodies.WriteAsync(context, new ClusterDto { Buckets = [await DescribeAsync(context, bucket)], Servers = [Node(context)] }, DepotJson.Wire.ClusterDto);
     }
 
     /// <summary>Any valid key may look (as FastDFS's monitor can); keys limited to a bucket see only theirs.</summary>
@@ -68,8 +68,9 @@ public sealed class ClusterHandlers(ObjectEngine engine, IBlobStore blobs, Acces
         return await guard.AuthenticateAsync(context);
     }
 
-    private async Task<ClusterBucketDto> DescribeAsync(string name, CancellationToken cancellationToken)
+    private async Task<ClusterBucketDto> DescribeAsync(HttpContext context, string name)
     {
+        var cancellationToken = context.RequestAborted;
         var options = engine.Buckets.Find(name)!;
         var space = (blobs as IStorageSpace)?.GetSpace(name);
         var usage = await engine.GetUsageAsync(name, cancellationToken);
@@ -82,14 +83,14 @@ public sealed class ClusterHandlers(ObjectEngine engine, IBlobStore blobs, Acces
             BytesUsed = usage.BytesUsed,
             MaxObjectSize = options.MaxObjectSize,
             ReadOnly = options.ReadOnly,
-            Servers = [node.Address],
+            Servers = [node.AddressSeenBy(context)],
         };
     }
 
-    private NodeDto Node() => new()
+    private NodeDto Node(HttpContext context) => new()
     {
         Id = node.Id,
-        Address = node.Address,
+        Address = node.AddressSeenBy(context),
         Version = NodeInfo.Version,
         Started = node.StartedUtc,
         UptimeSeconds = (long)node.Uptime.TotalSeconds,

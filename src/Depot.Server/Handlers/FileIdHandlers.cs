@@ -18,6 +18,13 @@ public sealed class FileIdHandlers(ObjectEngine engine, AccessGuard guard, TimeP
     /// and answers with the id, size, SHA-256 and the node that stored it."</summary>
     public async Task UploadWithNewIdAsync(HttpContext context, ObjectTarget target)
     {
+        // Who is asking comes first: a caller without a valid key learns nothing about the request's shape.
+        if (await guard.CheckAsync(context, Scopes.None, null, null) is { } unauthenticated)
+        {
+            await Problems.WriteAsync(context, unauthenticated);
+            return;
+        }
+
         var extension = context.Request.Query[DepotQuery.Ext].ToString();
         var validExtension = FileIds.ValidateExtension(extension);
         if (!validExtension.IsSuccess)
@@ -49,6 +56,12 @@ public sealed class FileIdHandlers(ObjectEngine engine, AccessGuard guard, TimeP
     /// of the master, at the master's name plus the prefix (and the given or the master's extension)."</summary>
     public async Task UploadSlaveAsync(HttpContext context, ObjectTarget target)
     {
+        if (await guard.CheckAsync(context, Scopes.None, null, null) is { } unauthenticated)
+        {
+            await Problems.WriteAsync(context, unauthenticated);
+            return;
+        }
+
         var query = context.Request.Query;
         var prefix = query[DepotQuery.Slave].ToString();
         var extension = query.ContainsKey(DepotQuery.Ext) ? query[DepotQuery.Ext].ToString() : null;
@@ -91,7 +104,7 @@ public sealed class FileIdHandlers(ObjectEngine engine, AccessGuard guard, TimeP
             return;
         }
 
-        var dto = Mapping.ToDto(record) with { Id = record.Bucket + "/" + record.Key, Node = node.Address };
+        var dto = Mapping.ToDto(record) with { Id = record.Bucket + "/" + record.Key, Node = node.AddressSeenBy(context) };
         await WriteHandlers.WriteInfoAsync(context, dto, record, record.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 }

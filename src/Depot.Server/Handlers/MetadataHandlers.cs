@@ -25,7 +25,10 @@ public sealed class MetadataHandlers(ObjectEngine engine, AccessGuard guard)
             return;
         }
 
-        var record = await engine.GetAsync(target.Bucket, target.Key, context.RequestAborted);
+        var stat = await engine.StatAsync(target.Bucket, target.Key, context.RequestAborted);
+        Result<ObjectRecord> record = !stat.TryGetValue(out var found, out var error) ? error
+            : found.Object is { } file ? file
+            : DepotError.Conflict($"'{target.Key}' is a directory; only objects have metadata.");
         await AnswerAsync(context, record);
     }
 
@@ -67,18 +70,25 @@ public sealed class MetadataHandlers(ObjectEngine engine, AccessGuard guard)
         });
 
     /// <summary>"DELETE ?meta=a,b removes those names (names that are not there are ignored)."</summary>
-    public Task DeleteNamesAsync(HttpContext context, ObjectTarget target)
+    public async Task DeleteNamesAsync(HttpContext context, ObjectTarget target)
     {
+        if (await guard.CheckAsync(context, Scopes.Write, target.Bucket, target.Key.Value) is { } denied)
+        {
+            await Problems.WriteAsync(context, denied);
+            return;
+        }
+
         var names = context.Request.Query[DepotQuery.Meta].ToString()
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(n => n.ToLowerInvariant())
             .ToHashSet(StringComparer.Ordinal);
         if (names.Count == 0)
         {
-            return Problems.WriteAsync(context, DepotError.InvalidRequest("Name the metadata to delete: ?meta=name1,name2 (PUT ?meta with {} removes all)."));
+            await Problems.WriteAsync(context, DepotError.InvalidRequest("Name the metadata to delete: ?meta=name1,name2 (PUT ?meta with {} removes all)."));
+            return;
         }
 
-        return ChangeAsync(context, target, readBody: false, (current, _) =>
+        await ChangeAsync(context, target, readBody: false, (current, _) =>
             current.Where(p => !names.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal));
     }
 

@@ -307,8 +307,8 @@ internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interv
                 LogSweepFailed(logger, e);
             }
 
-            // A full batch means more are waiting: go on at once.
-            if (reclaimed < Batch)
+            // Something was reclaimed: more may be waiting, go on at once; otherwise wait for the next round.
+            if (reclaimed == 0)
             {
                 try
                 {

@@ -50,6 +50,32 @@ public sealed partial class FileIdApiTests
         Assert.Equal("image/jpeg", get.Content.Headers.ContentType?.MediaType); // guessed from the assigned extension
     }
 
+    [Theory]
+    [InlineData("v1/default?ext=toolongext")]
+    [InlineData("v1/default/M00/00/00/x.jpg?slave=a/b")]
+    public async Task IdAndSlaveUploads_WithoutKey_Answer401BeforeAnyValidation(string path)
+    {
+        await using var server = await DepotTestServer.StartAsync();
+        using var anonymous = server.CreateClient(null);
+
+        using var post = await PostAsync(anonymous, path, [1, 2, 3]);
+
+        await Problem.AssertAsync(post, HttpStatusCode.Unauthorized, "unauthorized");
+    }
+
+    [Fact]
+    public async Task MetaGet_OnADirectory_AnswersConflictLikeTheWrites()
+    {
+        await using var server = await DepotTestServer.StartAsync();
+        Directory.CreateDirectory(Path.Combine(server.DataDirectory, "dir"));
+
+        using var get = await server.Client.GetAsync("v1/default/dir?meta", Ct);
+        using var put = await server.Client.PutAsync("v1/default/dir?meta", new StringContent("{}"), Ct);
+
+        await Problem.AssertAsync(get, HttpStatusCode.Conflict, "conflict");
+        await Problem.AssertAsync(put, HttpStatusCode.Conflict, "conflict");
+    }
+
     [Fact]
     public async Task PostBucket_WithMetadataHeadersAndContentType_KeepsThem()
     {
