@@ -128,6 +128,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
                     bucket TEXT NOT NULL,
                     key TEXT NOT NULL,
                     restore_size INTEGER NOT NULL,
+                    identity TEXT,
                     PRIMARY KEY (bucket, key)
                 ) WITHOUT ROWID;
                 PRAGMA user_version = 2;
@@ -260,7 +261,9 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "INSERT OR REPLACE INTO pending_appends (bucket, key, restore_size) VALUES ($b, $k, $size)";
+        // A plain INSERT: a note left by an append whose undo failed must be recovered first, never overwritten.
+        command.CommandText = "INSERT INTO pending_appends (bucket, key, restore_size, identity) VALUES ($b, $k, $size, $identity)";
+        command.Parameters.AddWithValue("$identity", (object?)append.Identity ?? DBNull.Value);
         command.Parameters.AddWithValue("$b", append.Bucket);
         command.Parameters.AddWithValue("$k", append.Key);
         command.Parameters.AddWithValue("$size", append.RestoreSize);
@@ -286,12 +289,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT bucket, key, restore_size FROM pending_appends ORDER BY bucket, key";
+        command.CommandText = "SELECT bucket, key, restore_size, identity FROM pending_appends ORDER BY bucket, key";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var pending = new List<PendingAppend>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            pending.Add(new PendingAppend(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            pending.Add(new PendingAppend(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
         }
 
         return pending;

@@ -132,16 +132,35 @@ public sealed partial class ObjectEngine
         var undone = 0;
         foreach (var pending in await _metadata.GetPendingAppendsAsync(cancellationToken))
         {
-            ObjectRecord? restored = null;
-            if (_buckets.Find(pending.Bucket) is not null && ObjectKey.Parse(pending.Key).TryGetValue(out var key, out _)
-                && _blobs is IBlobAppender appender && await appender.OpenForAppendAsync(pending.Bucket, key, cancellationToken) is { } handle)
+            if (await UndoAppendAsync(pending, cancellationToken))
             {
-                await using (handle)
+                undone++;
+            }
+        }
+
+        return undone;
+    }
+
+    /// <summary>Cuts the file an interrupted append grew back to its committed size — only if the file at the key is the
+    /// very file the append wrote to — then records it at its new version and clears the note.</summary>
+    /// <returns>True when bytes were cut.</returns>
+    private async Task<bool> UndoAppendAsync(PendingAppend pending, CancellationToken cancellationToken)
+    {
+        var cut = false;
+        ObjectRecord? restored = null;
+        if (_buckets.Find(pending.Bucket) is not null && ObjectKey.Parse(pending.Key).TryGetValue(out var key, out _)
+            && _blobs is IBlobAppender appender && await appender.OpenForAppendAsync(pending.Bucket, key, cancellationToken) is { } handle)
+        {
+            await using (handle)
+            {
+                var now = handle.Stat();
+                // Another file at the key (replaced since) is none of this note's business: never cut it.
+                if (pending.Identity is null || now.Identity is null || now.Identity == pending.Identity)
                 {
-                    if (handle.Stat().Size > pending.RestoreSize)
+                    if (now.Size > pending.RestoreSize)
                     {
                         handle.SetLength(pending.RestoreSize);
-                        undone++;
+                        cut = true;
                     }
 
                     var stat = handle.FlushDurable();
@@ -152,12 +171,11 @@ public sealed partial class ObjectEngine
                     }
                 }
             }
-
-            await _metadata.CompleteAppendAsync(pending.Bucket, pending.Key, restored, cancellationToken);
-            _records.Remove(pending.Bucket, pending.Key);
         }
 
-        return undone;
+        await _metadata.CompleteAppendAsync(pending.Bucket, pending.Key, restored, cancellationToken);
+        _records.Remove(pending.Bucket, pending.Key);
+        return cut;
     }
 
     /// <summary>The current record of an appender object, under its lock, with the change's precondition checked.</summary>
@@ -215,7 +233,23 @@ public sealed partial class ObjectEngine
             _appending[lockKey] = (record, before.Identity);
             try
             {
-                await _metadata.BeginAppendAsync(new PendingAppend(bucket, key.Value, record.Size), CancellationToken.None);
+                var note = new PendingAppend(bucket, key.Value, record.Size, before.Identity);
+                try
+                {
+                    await _metadata.BeginAppendAsync(note, CancellationToken.None);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A note is left from an append whose undo failed: the file may hold its bytes. Recover it first.
+                    if ((await _metadata.GetPendingAppendsAsync(CancellationToken.None)).FirstOrDefault(p => p.Bucket == bucket && p.Key == key.Value) is not { } stale)
+                    {
+                        throw;
+                    }
+
+                    await UndoAppendAsync(stale, CancellationToken.None);
+                    return DepotError.Conflict($"An earlier append to '{key}' had not been undone; it is now. Try again.");
+                }
+
                 CrashPoints.Hit("append.begun");
                 Result<long> copied;
                 try
@@ -268,7 +302,17 @@ public sealed partial class ObjectEngine
                     BlobVersion = stat.Version,
                     HashState = hash.Export(),
                 };
-                await _metadata.CompleteAppendAsync(bucket, key.Value, updated, CancellationToken.None);
+                try
+                {
+                    await _metadata.CompleteAppendAsync(bucket, key.Value, updated, CancellationToken.None);
+                }
+                catch
+                {
+                    // Not committed, so not acknowledged: take the bytes back (the note stays if even that fails).
+                    await RollBackAppendAsync(handle, record);
+                    throw;
+                }
+
                 _records.Set(updated);
                 CrashPoints.Hit("append.committed");
                 return updated;

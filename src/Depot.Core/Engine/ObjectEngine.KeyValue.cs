@@ -147,12 +147,19 @@ public sealed partial class ObjectEngine
                 return valid.Error!;
             }
 
-            var updated = record with { Metadata = metadata };
+            // A record described moments ago is stored "unsettled" (hashed again on its next read); keep it so.
+            var stored = await _metadata.GetAsync(bucket, key.Value, cancellationToken);
+            var version = stored is not null && stored.BlobVersion == UnsettledPrefix + record.BlobVersion ? stored.BlobVersion : record.BlobVersion;
+            var updated = record with { Metadata = metadata, BlobVersion = version };
             await _metadata.PutAsync(updated, CancellationToken.None);
             _records.Set(updated);
             return updated;
         }
     }
+
+    /// <summary>The keys of the slave files of <paramref name="master"/> (deleting the master deletes them too).</summary>
+    public Task<IReadOnlyList<string>> GetSlaveKeysAsync(string bucket, ObjectKey master, CancellationToken cancellationToken) =>
+        _metadata.GetSlaveKeysAsync(bucket, master.Value, cancellationToken);
 
     /// <summary>How many objects a bucket holds and their total size (as recorded; expired ones count until reclaimed).</summary>
     public Task<BucketUsage> GetUsageAsync(string bucket, CancellationToken cancellationToken) =>

@@ -277,15 +277,27 @@ public sealed partial class ObjectEngine
                 return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
             }
 
-            var record = await DescribeOpenedAsync(bucket, key, read, lockHeld: false, cancellationToken);
+            ObjectRecord? record;
+            try
+            {
+                record = await DescribeOpenedAsync(bucket, key, read, lockHeld: false, cancellationToken);
+            }
+            catch
+            {
+                await read.Content.DisposeAsync();
+                throw;
+            }
+
             if (record is not null && record.IsExpiredAt(_time.GetUtcNow()))
             {
                 await read.Content.DisposeAsync();
                 return DepotError.NotFound($"There is no object '{key}' in bucket '{bucket}'.");
             }
 
+            // Only a settled record: one described moments ago is "unsettled" in the cache and must be hashed again.
             if (record is not null && record.Size <= RecordCache.MaxValueSize && record.Size == read.Stat.Size
-                && record.BlobVersion == read.Stat.Version && _blobs is IBlobVersionProbe)
+                && record.BlobVersion == read.Stat.Version && _records.TryGet(bucket, key.Value) is { } settled
+                && ReferenceEquals(settled, record))
             {
                 // Small and settled: keep its bytes with its record, so the next read of it does not open the file.
                 await using (read.Content)
@@ -397,6 +409,11 @@ public sealed partial class ObjectEngine
             return check.Error!;
         }
 
+        if (AppendRunningBelow(bucket, key))
+        {
+            return DepotError.Conflict($"An append is running inside '{key}'; try again when it is done.");
+        }
+
         switch (await _blobs.DeleteDirectoryAsync(bucket, key, recursive, cancellationToken))
         {
             case DirectoryDeleteResult.NotFound:
@@ -452,6 +469,13 @@ public sealed partial class ObjectEngine
 
         using (await _locks.AcquireAllAsync([LockKey(bucket, from), LockKey(bucket, to)], cancellationToken))
         {
+            // An append in place holds its file open by inode: moving the directory under it would leave its record,
+            // and a crash's undo note, behind at the old key.
+            if (AppendRunningBelow(bucket, from) || AppendRunningBelow(bucket, to))
+            {
+                return DepotError.Conflict($"An append is running inside '{from}' or '{to}'; try again when it is done.");
+            }
+
             var sourceStat = await _blobs.StatAsync(bucket, from, cancellationToken);
             var sourceRecord = sourceStat is { IsDirectory: false } ? await _metadata.GetAsync(bucket, from.Value, cancellationToken) : null;
             var now = _time.GetUtcNow();
@@ -695,7 +719,9 @@ public sealed partial class ObjectEngine
         var record = await _metadata.GetAsync(bucket, key, cancellationToken);
         if (record is not null)
         {
-            _records.Set(record);
+            // Only fill a gap: a writer may have cached a newer record since the store was read (a metadata change keeps
+            // the blob version, so a version check would not tell them apart).
+            _records.TryAdd(record);
         }
 
         return record;
@@ -822,6 +848,18 @@ public sealed partial class ObjectEngine
             ArrayPool<byte>.Shared.Return(buffers[0]);
             ArrayPool<byte>.Shared.Return(buffers[1]);
         }
+    }
+
+    /// <summary>True while an in-place append runs on a file strictly below the directory <paramref name="directory"/>.</summary>
+    private bool AppendRunningBelow(string bucket, ObjectKey directory)
+    {
+        if (_appending.IsEmpty)
+        {
+            return false;
+        }
+
+        var prefix = directory.IsRoot ? bucket + "\n" : LockKey(bucket, directory) + "/";
+        return _appending.Keys.Any(k => k.StartsWith(prefix, StringComparison.Ordinal));
     }
 
     private static string LockKey(string bucket, ObjectKey key) => LockKey(bucket, key.Value);

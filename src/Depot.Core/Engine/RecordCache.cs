@@ -24,14 +24,40 @@ internal sealed class RecordCache(int capacity, long maxValueBytes)
     public (ObjectRecord Record, byte[] Value)? TryGetValue(string bucket, string key) =>
         _entries.TryGetValue((bucket, key), out var e) && e.Value is { } value ? (e.Record, value) : null;
 
+    /// <summary>Caches a record written or checked under its key's lock (replacing any entry).</summary>
     public void Set(ObjectRecord record) => Store(record, null);
 
+    /// <summary>Caches a record read without the key's lock, only if the key has no entry: it must never replace a newer
+    /// record a writer cached meanwhile.</summary>
+    public void TryAdd(ObjectRecord record)
+    {
+        if (_entries.Count < capacity)
+        {
+            _entries.TryAdd((record.Bucket, record.Key), new Entry(record, null));
+        }
+    }
+
     /// <summary>Caches the bytes of <paramref name="record"/> (exactly <see cref="ObjectRecord.Size"/> bytes, small).</summary>
+    /// <remarks>Attached only while the cached entry is still exactly <paramref name="record"/>, so bytes never join a
+    /// newer record.</remarks>
     public void SetValue(ObjectRecord record, byte[] value)
     {
-        if (value.Length <= MaxValueSize && value.LongLength == record.Size)
+        var slot = (record.Bucket, record.Key);
+        if (value.Length > MaxValueSize || value.LongLength != record.Size || !_entries.TryGetValue(slot, out var current)
+            || !ReferenceEquals(current.Record, record) || current.Value is not null)
         {
-            Store(record, value);
+            return;
+        }
+
+        if (Interlocked.Add(ref _valueBytes, value.Length) > maxValueBytes)
+        {
+            Clear();
+            return;
+        }
+
+        if (!_entries.TryUpdate(slot, new Entry(record, value), current))
+        {
+            Interlocked.Add(ref _valueBytes, -value.Length);
         }
     }
 
@@ -72,5 +98,11 @@ internal sealed class RecordCache(int capacity, long maxValueBytes)
         });
     }
 
-    private sealed record Entry(ObjectRecord Record, byte[]? Value);
+    /// <summary>A class, not a record: entries are compared by reference (TryUpdate), never by value.</summary>
+    private sealed class Entry(ObjectRecord record, byte[]? value)
+    {
+        public ObjectRecord Record { get; } = record;
+
+        public byte[]? Value { get; } = value;
+    }
 }

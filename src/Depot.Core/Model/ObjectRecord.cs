@@ -43,28 +43,18 @@ public sealed record ObjectRecord(
     /// <summary>True when the object has expired at <paramref name="now"/>.</summary>
     public bool IsExpiredAt(DateTimeOffset now) => ExpiresUtc is { } expires && expires <= now;
 
-    // Cached with the value they were computed from, so a copy made with another checksum or time never reuses them
-    // (records are copied with 'with', which copies these fields too). Hot reads send them with every response.
-    private (byte[]? From, string? Hex, string? ETag) _sha256Hex;
-    private (DateTimeOffset From, string? Text) _modifiedHttp;
-    private (DateTimeOffset From, string? Text) _createdHttp;
+    // Derived strings, cached with the value they were computed from so that a copy made with 'with' (which copies these
+    // fields) and another checksum or time never reuses them. Each cache is one reference to an immutable object, so a
+    // concurrent reader sees a whole old or a whole new one, never a mix. Hot reads send them with every response.
+    private HexStrings? _hex;
+    private DateString? _modifiedHttp;
+    private DateString? _createdHttp;
 
     /// <summary>The strong entity tag: the SHA-256 in hex, quoted. Equal bytes have equal tags.</summary>
-    public string ETag
-    {
-        get
-        {
-            _ = Sha256Hex;
-            var cached = _sha256Hex;
-            if (cached.ETag is null)
-            {
-                cached.ETag = "\"" + cached.Hex + "\"";
-                _sha256Hex = cached;
-            }
+    public string ETag => Hex().ETag;
 
-            return cached.ETag;
-        }
-    }
+    /// <summary>The SHA-256 in lower-case hex (computed once per record).</summary>
+    public string Sha256Hex => Hex().Hex;
 
     /// <summary><see cref="ModifiedUtc"/> as an HTTP date (RFC 9110 IMF-fixdate).</summary>
     public string ModifiedHttpDate => HttpDate(ModifiedUtc, ref _modifiedHttp);
@@ -72,31 +62,44 @@ public sealed record ObjectRecord(
     /// <summary><see cref="CreatedUtc"/> as an HTTP date.</summary>
     public string CreatedHttpDate => HttpDate(CreatedUtc, ref _createdHttp);
 
-    private static string HttpDate(DateTimeOffset value, ref (DateTimeOffset From, string? Text) cache)
+    private HexStrings Hex()
+    {
+        var cached = _hex;
+        if (cached is null || !ReferenceEquals(cached.From, Sha256))
+        {
+            var hex = Convert.ToHexStringLower(Sha256);
+            cached = new HexStrings(Sha256, hex, "\"" + hex + "\"");
+            _hex = cached;
+        }
+
+        return cached;
+    }
+
+    private static string HttpDate(DateTimeOffset value, ref DateString? cache)
     {
         var cached = cache;
-        if (cached.Text is null || cached.From != value)
+        if (cached is null || cached.From != value)
         {
-            cached = (value, value.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            cached = new DateString(value, value.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
             cache = cached;
         }
 
-        return cached.Text!;
+        return cached.Text;
     }
 
-    /// <summary>The SHA-256 in lower-case hex (computed once per record).</summary>
-    public string Sha256Hex
+    private sealed class HexStrings(byte[] from, string hex, string eTag)
     {
-        get
-        {
-            var cached = _sha256Hex;
-            if (!ReferenceEquals(cached.From, Sha256))
-            {
-                cached = (Sha256, Convert.ToHexStringLower(Sha256), null);
-                _sha256Hex = cached;
-            }
+        public byte[] From { get; } = from;
 
-            return cached.Hex!;
-        }
+        public string Hex { get; } = hex;
+
+        public string ETag { get; } = eTag;
+    }
+
+    private sealed class DateString(DateTimeOffset from, string text)
+    {
+        public DateTimeOffset From { get; } = from;
+
+        public string Text { get; } = text;
     }
 }

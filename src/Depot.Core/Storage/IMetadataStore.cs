@@ -47,8 +47,9 @@ public interface IMetadataStore : IAsyncDisposable
     Task MoveTreeAsync(string bucket, string from, string to, CancellationToken cancellationToken);
 }
 
-/// <summary>An in-place append in progress: the file's committed size to restore if it never completes.</summary>
-public sealed record PendingAppend(string Bucket, string Key, long RestoreSize);
+/// <summary>An in-place append in progress: the file's committed size to restore if it never completes, and the file's
+/// identity (device and inode), so recovery cuts back only that very file, never another one found at the key.</summary>
+public sealed record PendingAppend(string Bucket, string Key, long RestoreSize, string? Identity = null);
 
 /// <summary>Objects recorded in a bucket and their total size.</summary>
 public sealed record BucketUsage(long ObjectCount, long BytesUsed);

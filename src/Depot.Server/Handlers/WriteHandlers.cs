@@ -102,6 +102,16 @@ public sealed partial class WriteHandlers(ObjectEngine engine, AccessGuard guard
         }
         else
         {
+            // Deleting a master deletes its slaves: a key limited to a prefix must cover each of them too.
+            foreach (var slave in await engine.GetSlaveKeysAsync(target.Bucket, target.Key, context.RequestAborted))
+            {
+                if (await guard.CheckAsync(context, Scopes.Delete, target.Bucket, slave) is not null)
+                {
+                    await Problems.WriteAsync(context, new DepotError(ErrorCodes.Forbidden, $"'{target.Key}' has slave files this key may not delete ('{slave}'); nothing was deleted."));
+                    return;
+                }
+            }
+
             outcome = await engine.DeleteAsync(target.Bucket, target.Key, pre, context.RequestAborted);
         }
 

@@ -302,8 +302,9 @@ internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interv
             {
                 return;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            catch (Exception e)
             {
+                // Whatever went wrong, the sweeper must not take the server down with it: log, and try again later.
                 LogSweepFailed(logger, e);
             }
 

@@ -166,6 +166,45 @@ public sealed class AppenderEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DirectoryMoveAndDelete_DuringAnAppendInside_AreRefusedAndTheAppendCompletes()
+    {
+        var old = TestBytes.Seeded(1_000, seed: 21);
+        await CreateAsync("d/app.log", old);
+        var first = TestBytes.Seeded(20_000, seed: 22);
+        var second = TestBytes.Seeded(30_000, seed: 23);
+        var body = new GateStream(first, second);
+
+        var append = Task.Run(() => Engine.AppendAsync(Bucket, Key("d/app.log"), body, new ChangeOptions(), Ct), Ct);
+        await body.Paused.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // Moving or deleting the directory would leave the append's record and crash note at a key its file left.
+        Assert.Equal(ErrorCodes.Conflict, (await Engine.MoveAsync(Bucket, Key("d"), Key("e"), overwrite: false, Ct)).Error?.Code);
+        Assert.Equal(ErrorCodes.Conflict, (await Engine.DeleteDirectoryAsync(Bucket, Key("d"), recursive: true, Ct)).Error?.Code);
+        body.Release();
+        var appended = await append.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.True(appended.IsSuccess);
+        var expected = old.Concat(first).Concat(second).ToArray();
+        Assert.Equal(expected, await File.ReadAllBytesAsync(FilePath("d/app.log"), Ct));
+        Assert.Equal(SHA256.HashData(expected), appended.Value!.Sha256);
+        Assert.True((await Engine.MoveAsync(Bucket, Key("d"), Key("e"), overwrite: false, Ct)).IsSuccess); // free again
+    }
+
+    [Fact]
+    public async Task Recovery_NoteForAnotherFileAtTheKey_DoesNotCutIt()
+    {
+        var bytes = TestBytes.Seeded(5_000, seed: 24);
+        await CreateAsync("swap.log", bytes);
+        // A note written for some earlier file at this key (another inode): the file there now must be left alone.
+        await Stack.Metadata.BeginAppendAsync(new PendingAppend(Bucket, "swap.log", 10, "0:0:deadbeef"), Ct);
+
+        await Engine.RecoverAppendsAsync(Ct);
+
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(FilePath("swap.log"), Ct));
+        Assert.Empty(await Stack.Metadata.GetPendingAppendsAsync(Ct));
+    }
+
+    [Fact]
     public async Task OpenRead_DuringAppend_GetsOldVersionWithoutWaiting()
     {
         var old = TestBytes.Seeded(100_000, seed: 8);

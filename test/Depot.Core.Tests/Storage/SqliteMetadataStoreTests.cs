@@ -55,7 +55,7 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
 
     [Fact]
     public async Task Schema_Version2_PendingAppendsColumnsAreFrozen() =>
-        Assert.Equal(["bucket TEXT notnull pk1", "key TEXT notnull pk2", "restore_size INTEGER notnull"], await ColumnsAsync("pending_appends"));
+        Assert.Equal(["bucket TEXT notnull pk1", "key TEXT notnull pk2", "restore_size INTEGER notnull", "identity TEXT"], await ColumnsAsync("pending_appends"));
 
     [Fact]
     public async Task Schema_Version1_ApiKeysTableColumnsAreFrozen() =>

@@ -64,6 +64,51 @@ public sealed partial class FileIdApiTests
     }
 
     [Fact]
+    public async Task DeleteMaster_WithAKeyThatDoesNotCoverItsSlaves_Answers403AndDeletesNothing()
+    {
+        await using var server = await DepotTestServer.StartAsync();
+        using (var put = await server.Client.PutAsync("v1/default/p/cat.jpg", new ByteArrayContent([1, 2, 3]), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+
+        using (var slave = await PostAsync(server.Client, "v1/default/p/cat.jpg?slave=_150x150", [4, 5]))
+        {
+            Assert.Equal(HttpStatusCode.Created, slave.StatusCode);
+        }
+
+        // A key limited to the master's own name: it may delete the master, but deleting it would delete the slave too.
+        var key = await server.CreateKeyAsync(["read", "delete"], prefix: "p/cat.jpg");
+        using var limited = server.CreateClient(key.Token);
+
+        using var delete = await limited.DeleteAsync("v1/default/p/cat.jpg", Ct);
+
+        await Problem.AssertAsync(delete, HttpStatusCode.Forbidden, "forbidden");
+        Assert.True(File.Exists(Path.Combine(server.DataDirectory, "p", "cat.jpg")));
+        Assert.True(File.Exists(Path.Combine(server.DataDirectory, "p", "cat_150x150.jpg")));
+    }
+
+    [Fact]
+    public async Task Get_OfAFifoInTheBucket_AnswersNotFoundWithoutHanging()
+    {
+        await using var server = await DepotTestServer.StartAsync();
+        var fifo = Path.Combine(server.DataDirectory, "pipe");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync(Ct);
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // Opening a FIFO for reading blocks until a writer comes, unless the open is non-blocking.
+        var get = server.Client.GetAsync("v1/default/pipe", Ct);
+        var winner = await Task.WhenAny(get, Task.Delay(TimeSpan.FromSeconds(20), Ct));
+
+        Assert.Same(get, winner);
+        using var response = await get;
+        await Problem.AssertAsync(response, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
     public async Task MetaGet_OnADirectory_AnswersConflictLikeTheWrites()
     {
         await using var server = await DepotTestServer.StartAsync();

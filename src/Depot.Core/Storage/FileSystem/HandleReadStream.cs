@@ -27,7 +27,9 @@ internal sealed class HandleReadStream(SafeFileHandle handle, long length) : Str
 
     public override int Read(Span<byte> buffer)
     {
-        var n = PosixIo.ReadAt(handle, buffer, _position);
+        // Never past the length it was opened with: a file growing under an append is read as it was.
+        var allowed = (int)Math.Clamp(length - _position, 0, buffer.Length);
+        var n = allowed == 0 ? 0 : PosixIo.ReadAt(handle, buffer[..allowed], _position);
         _position += n;
         return n;
     }

@@ -26,6 +26,8 @@ internal sealed record OpenedFile(SafeFileHandle Handle, FileStat Stat);
 internal static partial class PosixIo
 {
     private const int ORdonly = 0;
+    // Opening a FIFO or a device without it would block until a writer appears; it changes nothing for regular files.
+    private const int ONonblock = 0x800;
     private const int ORdwr = 2;
     private const int ODirectory = 0x10000;
     private const int SyncFileRangeWrite = 2;
@@ -141,7 +143,7 @@ internal static partial class PosixIo
 
         var how = new OpenHow
         {
-            Flags = (ulong)((write ? ORdwr : ORdonly) | ONoFollow | OCloexec),
+            Flags = (ulong)((write ? ORdwr : ORdonly) | ONoFollow | OCloexec | ONonblock),
             Resolve = ResolveBeneath | ResolveNoSymlinks | ResolveNoMagicLinks,
         };
         var added = false;
@@ -162,13 +164,18 @@ internal static partial class PosixIo
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            if (errno is 38 or 1) // ENOSYS, EPERM (a seccomp filter that does not know openat2)
+            switch (errno)
             {
-                _openat2Unavailable = true;
-                return false;
+                case 38: // ENOSYS: the kernel (or a seccomp filter) does not know openat2
+                    _openat2Unavailable = true;
+                    return false;
+                case 1: // EPERM: a seccomp filter, or an immutable/append-only file opened for writing; let the old path decide
+                    return false;
+                case 12 or 23 or 24: // ENOMEM, ENFILE, EMFILE: the server is short of resources, the file may well exist
+                    throw new IOException($"Cannot open '{relativePath}' (errno {errno}).", errno);
+                default:
+                    return true; // ENOENT, ELOOP (a link), EXDEV (an escape), ENOTDIR, EISDIR, EACCES: not a reachable file
             }
-
-            return true; // ENOENT, ELOOP (a link), EXDEV (an escape), ENOTDIR, EISDIR, EACCES: not a reachable file
         }
 
         file = CheckRegular(new SafeFileHandle(fd, ownsHandle: true), relativePath);
@@ -295,7 +302,7 @@ internal static partial class PosixIo
             }
         }
 
-        var fd = open(path, ORdonly | ONoFollow | OCloexec);
+        var fd = open(path, ORdonly | ONoFollow | OCloexec | ONonblock);
         if (fd < 0)
         {
             return null; // ENOENT, ELOOP (a link), EACCES
@@ -357,7 +364,7 @@ internal static partial class PosixIo
             }
         }
 
-        var fd = open(path, ORdwr | ONoFollow | OCloexec);
+        var fd = open(path, ORdwr | ONoFollow | OCloexec | ONonblock);
         if (fd < 0)
         {
             return null;
