@@ -28,51 +28,17 @@ public sealed partial class ObjectEngine
     /// <summary>Appends a streamed body to an appender object.</summary>
     /// <returns>The new record; <c>not_found</c>, <c>conflict</c> (not an appender object), <c>precondition_failed</c>,
     /// <c>too_large</c>, <c>insufficient_storage</c>, <c>invalid_request</c> (body shorter or longer than declared).</returns>
-    public async Task<Result<ObjectRecord>> AppendAsync(string bucket, ObjectKey key, Stream body, ChangeOptions options, CancellationToken cancellationToken)
-    {
-        var check = CheckTarget(bucket, key, forWrite: true);
-        if (!check.IsSuccess)
-        {
-            return check.Error!;
-        }
-
-        var limits = _buckets.Find(bucket)!;
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
-        {
-            var current = await CurrentAppenderAsync(bucket, key, options, limits, extraBytes: options.ExpectedLength ?? 0, cancellationToken);
-            if (!current.TryGetValue(out var record, out var error))
-            {
-                return error;
-            }
-
-            if (_blobs is not IBlobAppender appender)
-            {
-                return await RewriteAsync(bucket, key, record, new Rewrite(record.Size, body, options.ExpectedLength, Extend: true, null), limits, cancellationToken);
-            }
-
-            return await AppendInPlaceAsync(appender, bucket, key, record, body, options.ExpectedLength, limits, cancellationToken);
-        }
-    }
+    public Task<Result<ObjectRecord>> AppendAsync(string bucket, ObjectKey key, Stream body, ChangeOptions options, CancellationToken cancellationToken) =>
+        ChangeAppenderAsync(bucket, key, options, extraBytes: options.ExpectedLength ?? 0, (record, limits) => _blobs is IBlobAppender appender
+            ? AppendInPlaceAsync(appender, bucket, key, record, body, options.ExpectedLength, limits, cancellationToken)
+            : RewriteAsync(bucket, key, record, new Rewrite(record.Size, body, options.ExpectedLength, Extend: true, null), limits, cancellationToken),
+            cancellationToken);
 
     /// <summary>Writes a streamed body at <paramref name="offset"/> (≤ size) of an appender object. Past the current end only
     /// when <paramref name="extend"/>; otherwise <c>range_not_satisfiable</c> and nothing changes.</summary>
-    public async Task<Result<ObjectRecord>> ModifyAsync(string bucket, ObjectKey key, long offset, bool extend, Stream body, ChangeOptions options, CancellationToken cancellationToken)
-    {
-        var check = CheckTarget(bucket, key, forWrite: true);
-        if (!check.IsSuccess)
+    public Task<Result<ObjectRecord>> ModifyAsync(string bucket, ObjectKey key, long offset, bool extend, Stream body, ChangeOptions options, CancellationToken cancellationToken) =>
+        ChangeAppenderAsync(bucket, key, options, extraBytes: 0, async (record, limits) =>
         {
-            return check.Error!;
-        }
-
-        var limits = _buckets.Find(bucket)!;
-        using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
-        {
-            var current = await CurrentAppenderAsync(bucket, key, options, limits, extraBytes: 0, cancellationToken);
-            if (!current.TryGetValue(out var record, out var error))
-            {
-                return error;
-            }
-
             if (offset < 0 || offset > record.Size)
             {
                 return DepotError.RangeNotSatisfiable($"The offset {offset} is outside '{key}', which has {record.Size} bytes; modify writes at 0 to {record.Size}.");
@@ -89,11 +55,24 @@ public sealed partial class ObjectEngine
             }
 
             return await RewriteAsync(bucket, key, record, new Rewrite(offset, body, options.ExpectedLength, extend, null), limits, cancellationToken);
-        }
-    }
+        }, cancellationToken);
 
     /// <summary>Cuts an appender object to <paramref name="size"/> bytes (≤ its size; larger is <c>range_not_satisfiable</c>).</summary>
-    public async Task<Result<ObjectRecord>> TruncateAsync(string bucket, ObjectKey key, long size, ChangeOptions options, CancellationToken cancellationToken)
+    public Task<Result<ObjectRecord>> TruncateAsync(string bucket, ObjectKey key, long size, ChangeOptions options, CancellationToken cancellationToken) =>
+        ChangeAppenderAsync(bucket, key, options, extraBytes: 0, async (record, limits) =>
+        {
+            if (size < 0 || size > record.Size)
+            {
+                return DepotError.RangeNotSatisfiable($"Cannot truncate '{key}' ({record.Size} bytes) to {size} bytes: truncate only shrinks.");
+            }
+
+            return size == record.Size
+                ? record
+                : await RewriteAsync(bucket, key, record, new Rewrite(size, null, null, Extend: false, TruncateTo: size), limits, cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>Runs one change of an appender object under its lock, after the checks every change shares.</summary>
+    private async Task<Result<ObjectRecord>> ChangeAppenderAsync(string bucket, ObjectKey key, ChangeOptions options, long extraBytes, Func<ObjectRecord, BucketOptions, Task<Result<ObjectRecord>>> change, CancellationToken cancellationToken)
     {
         var check = CheckTarget(bucket, key, forWrite: true);
         if (!check.IsSuccess)
@@ -104,23 +83,8 @@ public sealed partial class ObjectEngine
         var limits = _buckets.Find(bucket)!;
         using (await _locks.AcquireAsync(LockKey(bucket, key), cancellationToken))
         {
-            var current = await CurrentAppenderAsync(bucket, key, options, limits, extraBytes: 0, cancellationToken);
-            if (!current.TryGetValue(out var record, out var error))
-            {
-                return error;
-            }
-
-            if (size < 0 || size > record.Size)
-            {
-                return DepotError.RangeNotSatisfiable($"Cannot truncate '{key}' ({record.Size} bytes) to {size} bytes: truncate only shrinks.");
-            }
-
-            if (size == record.Size)
-            {
-                return record;
-            }
-
-            return await RewriteAsync(bucket, key, record, new Rewrite(size, null, null, Extend: false, TruncateTo: size), limits, cancellationToken);
+            var current = await CurrentAppenderAsync(bucket, key, options, limits, extraBytes, cancellationToken);
+            return current.TryGetValue(out var record, out var error) ? await change(record, limits) : error;
         }
     }
 
@@ -337,51 +301,17 @@ public sealed partial class ObjectEngine
 
     /// <summary>Copies the body into the file from <paramref name="offset"/>, hashing it; the new size is bounded.</summary>
     /// <returns>The number of bytes written, or <c>too_large</c>.</returns>
-    private static async Task<Result<long>> CopyInPlaceAsync(Stream body, IBlobAppendHandle handle, long offset, AppenderHash hash, long maxSize, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(ChangeBufferSize);
-        try
-        {
-            long written = 0;
-            int n;
-            while ((n = await body.ReadAsync(buffer.AsMemory(0, ChangeBufferSize), cancellationToken)) > 0)
-            {
-                if (offset + written + n > maxSize)
-                {
-                    return DepotError.TooLarge($"The object would pass the bucket's limit of {maxSize} bytes; nothing was appended.");
-                }
-
-                hash.Append(buffer.AsSpan(0, n));
-                await handle.WriteAtAsync(offset + written, buffer.AsMemory(0, n), cancellationToken);
-                written += n;
-            }
-
-            return written;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    private static Task<Result<long>> CopyInPlaceAsync(Stream body, IBlobAppendHandle handle, long offset, AppenderHash hash, long maxSize, CancellationToken cancellationToken) =>
+        CopyBodyAsync(body, hash, offset, maxSize,
+            (at, bytes) => handle.WriteAtAsync(at, bytes, cancellationToken),
+            () => DepotError.TooLarge($"The object would pass the bucket's limit of {maxSize} bytes; nothing was appended."),
+            cancellationToken);
 
     /// <summary>A resumable hash of the object's first <paramref name="position"/> bytes: from the record's state when it
     /// has one, otherwise by reading the bytes (an appender object written behind Depot's back, or an old record).</summary>
     private async Task<AppenderHash> HashUpToAsync(string bucket, ObjectKey key, ObjectRecord record, long position, CancellationToken cancellationToken)
     {
-        AppenderHash? hash = null;
-        if (record.HashState is { } state)
-        {
-            try
-            {
-                hash = AppenderHash.ResumeAt(state, position);
-            }
-            catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException)
-            {
-                hash = null; // unreadable or not these bytes: rebuild from the bytes
-            }
-        }
-
-        hash ??= AppenderHash.Start();
+        var hash = ResumeOrStart(record, position);
         if (hash.Length < position)
         {
             var read = await _blobs.OpenReadAsync(bucket, key, cancellationToken)
@@ -393,6 +323,25 @@ public sealed partial class ObjectEngine
         }
 
         return hash;
+    }
+
+    /// <summary>The record's hash state resumed at the last checkpoint at or before <paramref name="offset"/> (its
+    /// <c>Length</c> tells where hashing must go on), or a fresh hash when there is no usable state.</summary>
+    private static AppenderHash ResumeOrStart(ObjectRecord record, long offset)
+    {
+        if (record.HashState is { } state)
+        {
+            try
+            {
+                return AppenderHash.ResumeAt(state, offset);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException)
+            {
+                // unreadable, or not these bytes: rebuilt from the bytes
+            }
+        }
+
+        return AppenderHash.Start();
     }
 
     /// <summary>What a rewrite does: keep the old bytes before <see cref="Offset"/>, write <see cref="Body"/> there (if any),
@@ -416,15 +365,7 @@ public sealed partial class ObjectEngine
                 return DepotError.Conflict($"'{key}' changed while it was being rewritten; try again.");
             }
 
-            AppenderHash hash;
-            try
-            {
-                hash = record.HashState is { } state ? AppenderHash.ResumeAt(state, change.Offset) : AppenderHash.Start();
-            }
-            catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException)
-            {
-                hash = AppenderHash.Start();
-            }
+            var hash = ResumeOrStart(record, change.Offset);
 
             await using var writer = await _blobs.BeginWriteAsync(bucket, cancellationToken);
             try
@@ -436,7 +377,13 @@ public sealed partial class ObjectEngine
                 long written = 0;
                 if (change.Body is { } body)
                 {
-                    var copied = await CopyBodyAsync(body, writer, hash, change.Offset, change.Extend ? limits.MaxObjectSize : record.Size, change.Extend, cancellationToken);
+                    var limit = change.Extend ? limits.MaxObjectSize : record.Size;
+                    var copied = await CopyBodyAsync(body, hash, change.Offset, limit,
+                        (_, bytes) => writer.WriteAsync(bytes, cancellationToken),
+                        () => change.Extend
+                            ? DepotError.TooLarge($"The object would pass the bucket's limit of {limit} bytes; nothing was changed.")
+                            : DepotError.RangeNotSatisfiable($"The body passes the end of the object ({limit} bytes); add extend=true to grow it. Nothing was changed."),
+                        cancellationToken);
                     if (!copied.TryGetValue(out written, out var copyError))
                     {
                         return copyError;
@@ -483,8 +430,10 @@ public sealed partial class ObjectEngine
         }
     }
 
-    /// <summary>Copies the body into a staged blob, hashing it, refusing to pass <paramref name="limit"/>.</summary>
-    private static async Task<Result<long>> CopyBodyAsync(Stream body, IBlobWriter writer, AppenderHash hash, long offset, long limit, bool extend, CancellationToken cancellationToken)
+    /// <summary>Copies a request body, hashing it, to <paramref name="write"/> at offsets from <paramref name="offset"/>;
+    /// passing <paramref name="limit"/> stops it with <paramref name="tooFar"/>.</summary>
+    /// <returns>The number of bytes written.</returns>
+    private static async Task<Result<long>> CopyBodyAsync(Stream body, AppenderHash hash, long offset, long limit, Func<long, ReadOnlyMemory<byte>, ValueTask> write, Func<DepotError> tooFar, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ChangeBufferSize);
         try
@@ -495,13 +444,11 @@ public sealed partial class ObjectEngine
             {
                 if (offset + written + n > limit)
                 {
-                    return extend
-                        ? DepotError.TooLarge($"The object would pass the bucket's limit of {limit} bytes; nothing was changed.")
-                        : DepotError.RangeNotSatisfiable($"The body passes the end of the object ({limit} bytes); add extend=true to grow it. Nothing was changed.");
+                    return tooFar();
                 }
 
                 hash.Append(buffer.AsSpan(0, n));
-                await writer.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                await write(offset + written, buffer.AsMemory(0, n));
                 written += n;
             }
 

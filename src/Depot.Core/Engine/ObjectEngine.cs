@@ -689,13 +689,17 @@ public sealed partial class ObjectEngine
             var settled = _time.GetUtcNow() - read.Stat.ModifiedUtc >= UnsettledWindow;
             var version = settled ? read.Stat.Version : UnsettledPrefix + read.Stat.Version;
             // A file Depot did not write has existed at least since its modification time.
-            // What the bytes are for (appender, expiry, slave link) survives a change behind Depot's back; the appender's
-            // hash state does not (it is rebuilt on the next append).
+            // Like its content type and metadata, whether the key is an appender object survives any change (also a
+            // rewrite that crashed between publishing and recording). Expiry and a slave link belong to the very file:
+            // they survive a change made in place behind Depot's back, not a file put in its place (which must not expire,
+            // or be deleted with a master). The appender's hash state never survives: it is rebuilt on the next append.
+            var sameFile = record is not null && (_blobs is not IBlobVersionProbe probe
+                || probe.IsSameFile(record.BlobVersion.StartsWith(UnsettledPrefix, StringComparison.Ordinal) ? record.BlobVersion[UnsettledPrefix.Length..] : record.BlobVersion, read.Stat));
             var fresh = new ObjectRecord(bucket, key.Value, read.Stat.Size, sha, record?.ContentType, record?.CreatedUtc ?? read.Stat.ModifiedUtc, read.Stat.ModifiedUtc, version, record?.Metadata ?? EmptyMetadata)
             {
                 Appendable = record?.Appendable ?? false,
-                ExpiresUtc = record?.ExpiresUtc,
-                Master = record?.Master,
+                ExpiresUtc = sameFile ? record!.ExpiresUtc : null,
+                Master = sameFile ? record!.Master : null,
             };
             // Record it only if these bytes are still the ones at the key: a reader that opened a version just before
             // an overwrite must not put the old version's record over the new one.

@@ -77,25 +77,33 @@ internal sealed class RecordCache(int capacity, long maxValueBytes)
 
     private void Store(ObjectRecord record, byte[]? value)
     {
-        if (_entries.Count >= capacity || Interlocked.Add(ref _valueBytes, value?.Length ?? 0) > maxValueBytes)
+        if (_entries.Count >= capacity)
         {
             Clear();
-            if (value is not null)
-            {
-                Interlocked.Add(ref _valueBytes, value.Length);
-            }
         }
 
+        // Replace exactly once (TryUpdate), so the bytes of the entry replaced are subtracted exactly once.
+        var slot = (record.Bucket, record.Key);
         var entry = new Entry(record, value);
-        _entries.AddOrUpdate((record.Bucket, record.Key), entry, (_, old) =>
+        while (true)
         {
-            if (old.Value is { } oldValue)
+            if (_entries.TryGetValue(slot, out var old))
             {
-                Interlocked.Add(ref _valueBytes, -oldValue.Length);
-            }
+                if (_entries.TryUpdate(slot, entry, old))
+                {
+                    if (old.Value is { } oldValue)
+                    {
+                        Interlocked.Add(ref _valueBytes, -oldValue.Length);
+                    }
 
-            return entry;
-        });
+                    return;
+                }
+            }
+            else if (_entries.TryAdd(slot, entry))
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>A class, not a record: entries are compared by reference (TryUpdate), never by value.</summary>

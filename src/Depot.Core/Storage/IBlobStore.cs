@@ -87,6 +87,10 @@ public interface IBlobVersionProbe
 {
     /// <summary>The version token of the file at <paramref name="key"/> now, or null when there is no such file.</summary>
     string? ProbeVersion(string bucket, ObjectKey key);
+
+    /// <summary>True when <paramref name="current"/> is the same file (changed in place or not) that
+    /// <paramref name="version"/> was taken from; false when another file took its place. True when it cannot tell.</summary>
+    bool IsSameFile(string version, BlobStat current);
 }
 
 /// <summary>Blob stores that can tell how much space a bucket's device has (local disks; object stores usually cannot).</summary>

@@ -13,7 +13,7 @@ using Microsoft.Net.Http.Headers;
 namespace Depot.Server.Handlers;
 
 /// <summary>PUT, DELETE and POST (move, copy) on <c>/v1/{bucket}/{key}</c>.</summary>
-public sealed partial class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimeProvider time)
+public sealed class WriteHandlers(ObjectEngine engine, AccessGuard guard, TimeProvider time)
 {
     /// <summary>"PUT /v1/{bucket}/{key} stores the body at the key, streamed, hashed, fsync'd and published atomically;
     /// a path ending in '/' creates that directory."</summary>
@@ -334,10 +334,6 @@ public sealed partial class WriteHandlers(ObjectEngine engine, AccessGuard guard
 
     private const long MaxTtlSeconds = 10L * 366 * 24 * 3600;
 
-    /// <summary>RFC 3339 date-time: full date, 'T', full time with seconds, optional fraction, and a zone (Z or ±hh:mm).</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")]
-    private static partial System.Text.RegularExpressions.Regex Rfc3339();
-
     /// <summary>X-Depot-Expires (RFC 3339 or IMF-fixdate, in the future) or X-Depot-Ttl (whole seconds, at most ten years).</summary>
     private static Result<DateTimeOffset?> ParseExpiry(HttpRequest request, TimeProvider time)
     {
@@ -363,7 +359,7 @@ public sealed partial class WriteHandlers(ObjectEngine engine, AccessGuard guard
         {
             var text = expiresText.ToString();
             if (!DateTimeOffset.TryParseExact(text, "R", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
-                && !(Rfc3339().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out at)))
+                && !Rfc3339.TryParse(text, out at))
             {
                 return DepotError.InvalidRequest($"{DepotHeaders.Expires} takes an RFC 3339 time (2030-01-31T12:00:00Z) or an HTTP date.");
             }

@@ -180,6 +180,39 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Expiry_FileReplacedBehindDepotsBack_DoesNotCarryOver()
+    {
+        await PutAsync("kv/r", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl });
+        // An operator moves another file into place (a new inode): it is not the entry that was given a TTL.
+        var replacement = PathOf("kv/r") + ".new";
+        await File.WriteAllBytesAsync(replacement, [7, 7, 7], Ct);
+        File.Move(replacement, PathOf("kv/r"), overwrite: true);
+        _clock.Advance(Ttl);
+
+        var record = await Engine.GetAsync(Bucket, Key("kv/r"), Ct);
+        var reclaimed = await Engine.ReclaimExpiredAsync(10, Ct);
+
+        Assert.True(record.IsSuccess);
+        Assert.Null(record.Value!.ExpiresUtc);
+        Assert.Equal(0, reclaimed);
+        Assert.Equal([7, 7, 7], await File.ReadAllBytesAsync(PathOf("kv/r"), Ct));
+    }
+
+    [Fact]
+    public async Task Expiry_FileChangedInPlaceBehindDepotsBack_StillExpires()
+    {
+        await PutAsync("kv/p", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl });
+        await using (var stream = new FileStream(PathOf("kv/p"), FileMode.Append))
+        {
+            stream.Write([2, 3]);
+        }
+
+        _clock.Advance(Ttl);
+
+        Assert.Equal(ErrorCodes.NotFound, (await Engine.GetAsync(Bucket, Key("kv/p"), Ct)).Error?.Code);
+    }
+
+    [Fact]
     public async Task ReclaimExpired_FileDeletedBehindDepotsBack_RemovesTheRecord()
     {
         await PutAsync("kv/k", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl });

@@ -94,10 +94,19 @@ public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace, IBl
         return ValueTask.FromResult<BlobRead?>(new BlobRead(stream, stat, Fstat));
     }
 
-    /// <remarks>One lstat of the full path. A link anywhere on the path makes it resolve to another inode, whose version
-    /// differs from any version read safely before, so a match proves the very same unchanged file.</remarks>
+    /// <remarks>One lstat of the full path (a link in the last segment is not followed). A link swapped into a parent
+    /// segment is followed, but it can only lead to an inode whose version differs from any version read safely before,
+    /// unless it leads back to that very file, unchanged: either way no other bytes are served.</remarks>
     public string? ProbeVersion(string bucket, ObjectKey key) =>
         key.IsRoot ? null : PosixIo.StatNoFollow(Combine(Root(bucket), key)) is { Kind: FileKind.File } stat ? stat.Version : null;
+
+    /// <remarks>Versions start with the inode number (decision 0002).</remarks>
+    public bool IsSameFile(string version, BlobStat current)
+    {
+        var a = version.IndexOf('-', StringComparison.Ordinal);
+        var b = current.Version.IndexOf('-', StringComparison.Ordinal);
+        return a <= 0 || b <= 0 || version.AsSpan(0, a).SequenceEqual(current.Version.AsSpan(0, b));
+    }
 
     public StorageSpace? GetSpace(string bucket)
     {
