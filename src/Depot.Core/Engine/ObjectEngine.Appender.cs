@@ -194,7 +194,11 @@ public sealed partial class ObjectEngine
 
             var hash = await HashUpToAsync(bucket, key, record, record.Size, cancellationToken);
             var lockKey = LockKey(bucket, key);
-            _appending[lockKey] = (record, before.Identity);
+            if (!await RegisterChangeAsync(bucket, key, record, before.Identity, cancellationToken))
+            {
+                return DepotError.Conflict($"'{key}' was moved or deleted while the append was starting; try again.");
+            }
+
             try
             {
                 var note = new PendingAppend(bucket, key.Value, record.Size, before.Identity);
@@ -365,69 +369,87 @@ public sealed partial class ObjectEngine
                 return DepotError.Conflict($"'{key}' changed while it was being rewritten; try again.");
             }
 
-            var hash = ResumeOrStart(record, change.Offset);
+            if (!await RegisterChangeAsync(bucket, key, record, read.Stat.Identity, cancellationToken))
+            {
+                return DepotError.Conflict($"'{key}' was moved or deleted while the change was starting; try again.");
+            }
 
-            await using var writer = await _blobs.BeginWriteAsync(bucket, cancellationToken);
             try
             {
-                // Bytes before the last checkpoint are copied; from there to the change they are hashed as well.
-                var checkpoint = hash.Length;
-                await FeedAsync(read.Content, 0, checkpoint, null, writer, cancellationToken);
-                await FeedAsync(read.Content, checkpoint, change.Offset, hash, writer, cancellationToken);
-                long written = 0;
-                if (change.Body is { } body)
-                {
-                    var limit = change.Extend ? limits.MaxObjectSize : record.Size;
-                    var copied = await CopyBodyAsync(body, hash, change.Offset, limit,
-                        (_, bytes) => writer.WriteAsync(bytes, cancellationToken),
-                        () => change.Extend
-                            ? DepotError.TooLarge($"The object would pass the bucket's limit of {limit} bytes; nothing was changed.")
-                            : DepotError.RangeNotSatisfiable($"The body passes the end of the object ({limit} bytes); add extend=true to grow it. Nothing was changed."),
-                        cancellationToken);
-                    if (!copied.TryGetValue(out written, out var copyError))
-                    {
-                        return copyError;
-                    }
-
-                    if (change.DeclaredLength is { } declared && written != declared)
-                    {
-                        return DepotError.InvalidRequest($"The body had {written} bytes but {declared} were declared; nothing was changed.");
-                    }
-                }
-
-                if (change.TruncateTo is null && change.Offset + written < record.Size)
-                {
-                    await FeedAsync(read.Content, change.Offset + written, record.Size, hash, writer, cancellationToken);
-                }
-
-                await writer.FlushDurableAsync(cancellationToken);
+                return await RewriteRegisteredAsync(bucket, key, record, change, limits, read, cancellationToken);
             }
-            catch (StorageFullException)
+            finally
             {
-                return DepotError.InsufficientStorage($"The device that holds bucket '{bucket}' is full; nothing was changed.");
+                _appending.TryRemove(LockKey(bucket, key), out _);
             }
-
-            CrashPoints.Hit("rewrite.staged");
-            var stat = await writer.PublishAsync(key, CancellationToken.None)
-                ?? throw new InvalidOperationException($"'{key}' turned into a directory under its lock.");
-            CrashPoints.Hit("rewrite.published");
-            if (stat.Size != hash.Length)
-            {
-                throw new InvalidOperationException($"'{key}' has {stat.Size} bytes after the change, not the {hash.Length} that were hashed.");
-            }
-
-            var updated = record with
-            {
-                Size = stat.Size,
-                Sha256 = hash.Digest(),
-                ModifiedUtc = stat.ModifiedUtc,
-                BlobVersion = stat.Version,
-                HashState = hash.Export(),
-            };
-            await _metadata.PutAsync(updated, CancellationToken.None);
-            _records.Set(updated);
-            return updated;
         }
+    }
+
+    /// <summary>The rewrite itself, once registered as a running change of the object.</summary>
+    private async Task<Result<ObjectRecord>> RewriteRegisteredAsync(string bucket, ObjectKey key, ObjectRecord record, Rewrite change, BucketOptions limits, BlobRead read, CancellationToken cancellationToken)
+    {
+        var hash = ResumeOrStart(record, change.Offset);
+
+        await using var writer = await _blobs.BeginWriteAsync(bucket, cancellationToken);
+        try
+        {
+            // Bytes before the last checkpoint are copied; from there to the change they are hashed as well.
+            var checkpoint = hash.Length;
+            await FeedAsync(read.Content, 0, checkpoint, null, writer, cancellationToken);
+            await FeedAsync(read.Content, checkpoint, change.Offset, hash, writer, cancellationToken);
+            long written = 0;
+            if (change.Body is { } body)
+            {
+                var limit = change.Extend ? limits.MaxObjectSize : record.Size;
+                var copied = await CopyBodyAsync(body, hash, change.Offset, limit,
+                    (_, bytes) => writer.WriteAsync(bytes, cancellationToken),
+                    () => change.Extend
+                        ? DepotError.TooLarge($"The object would pass the bucket's limit of {limit} bytes; nothing was changed.")
+                        : DepotError.RangeNotSatisfiable($"The body passes the end of the object ({limit} bytes); add extend=true to grow it. Nothing was changed."),
+                    cancellationToken);
+                if (!copied.TryGetValue(out written, out var copyError))
+                {
+                    return copyError;
+                }
+
+                if (change.DeclaredLength is { } declared && written != declared)
+                {
+                    return DepotError.InvalidRequest($"The body had {written} bytes but {declared} were declared; nothing was changed.");
+                }
+            }
+
+            if (change.TruncateTo is null && change.Offset + written < record.Size)
+            {
+                await FeedAsync(read.Content, change.Offset + written, record.Size, hash, writer, cancellationToken);
+            }
+
+            await writer.FlushDurableAsync(cancellationToken);
+        }
+        catch (StorageFullException)
+        {
+            return DepotError.InsufficientStorage($"The device that holds bucket '{bucket}' is full; nothing was changed.");
+        }
+
+        CrashPoints.Hit("rewrite.staged");
+        var stat = await writer.PublishAsync(key, CancellationToken.None)
+            ?? throw new InvalidOperationException($"'{key}' turned into a directory under its lock.");
+        CrashPoints.Hit("rewrite.published");
+        if (stat.Size != hash.Length)
+        {
+            throw new InvalidOperationException($"'{key}' has {stat.Size} bytes after the change, not the {hash.Length} that were hashed.");
+        }
+
+        var updated = record with
+        {
+            Size = stat.Size,
+            Sha256 = hash.Digest(),
+            ModifiedUtc = stat.ModifiedUtc,
+            BlobVersion = stat.Version,
+            HashState = hash.Export(),
+        };
+        await _metadata.PutAsync(updated, CancellationToken.None);
+        _records.Set(updated);
+        return updated;
     }
 
     /// <summary>Copies a request body, hashing it, to <paramref name="write"/> at offsets from <paramref name="offset"/>;

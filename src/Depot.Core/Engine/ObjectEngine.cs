@@ -30,8 +30,11 @@ public sealed partial class ObjectEngine
     private readonly TimeProvider _time;
     private readonly KeyedLock _locks = new();
     private readonly RecordCache _records = new(capacity: 16_384, maxValueBytes: 64L << 20);
-    // Appends running in place, by lock key: the committed record and the file it belongs to (see DescribeOpenedAsync).
+    // Changes of appender objects running, by lock key: the committed record and the file it belongs to. Readers serve
+    // the committed version of a file growing under an append (DescribeOpenedAsync); directory moves and deletes wait
+    // for none and refuse instead (AppendRunningBelow).
     private readonly ConcurrentDictionary<string, (ObjectRecord Record, string? Identity)> _appending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _treeGates = new(StringComparer.Ordinal);
     private const string UnsettledPrefix = "unsettled:";
     private static readonly TimeSpan UnsettledWindow = TimeSpan.FromSeconds(2);
 
@@ -409,6 +412,7 @@ public sealed partial class ObjectEngine
             return check.Error!;
         }
 
+        using var gate = await TreeGateAsync(bucket, cancellationToken);
         if (AppendRunningBelow(bucket, key))
         {
             return DepotError.Conflict($"An append is running inside '{key}'; try again when it is done.");
@@ -470,7 +474,8 @@ public sealed partial class ObjectEngine
         using (await _locks.AcquireAllAsync([LockKey(bucket, from), LockKey(bucket, to)], cancellationToken))
         {
             // An append in place holds its file open by inode: moving the directory under it would leave its record,
-            // and a crash's undo note, behind at the old key.
+            // and a crash's undo note, behind at the old key. The gate makes the check and the rename one step.
+            using var gate = await TreeGateAsync(bucket, cancellationToken);
             if (AppendRunningBelow(bucket, from) || AppendRunningBelow(bucket, to))
             {
                 return DepotError.Conflict($"An append is running inside '{from}' or '{to}'; try again when it is done.");
@@ -851,6 +856,46 @@ public sealed partial class ObjectEngine
 
             ArrayPool<byte>.Shared.Return(buffers[0]);
             ArrayPool<byte>.Shared.Return(buffers[1]);
+        }
+    }
+
+    /// <summary>The bucket's tree gate: held briefly by a change of an appender object while it registers itself, and
+    /// by a directory move or delete while it checks for such changes and renames or deletes — so one never slips
+    /// between the other's check and act. Innermost: never held while waiting for a key lock.</summary>
+    private async Task<IDisposable> TreeGateAsync(string bucket, CancellationToken cancellationToken)
+    {
+        var gate = _treeGates.GetOrAdd(bucket, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        return new GateRelease(gate);
+    }
+
+    private sealed class GateRelease(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate.Release();
+            }
+        }
+    }
+
+    /// <summary>Registers a running change of an appender object (see <see cref="_appending"/>), if the file it opened is
+    /// still the one at its key: a directory moved away meanwhile makes it a conflict.</summary>
+    private async Task<bool> RegisterChangeAsync(string bucket, ObjectKey key, ObjectRecord committed, string? identity, CancellationToken cancellationToken)
+    {
+        using (await TreeGateAsync(bucket, cancellationToken))
+        {
+            var now = await _blobs.StatAsync(bucket, key, cancellationToken);
+            if (now is null || now.IsDirectory || (identity is not null && now.Identity is not null && now.Identity != identity))
+            {
+                return false;
+            }
+
+            _appending[LockKey(bucket, key)] = (committed, identity);
+            return true;
         }
     }
 

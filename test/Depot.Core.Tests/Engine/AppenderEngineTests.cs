@@ -191,6 +191,29 @@ public sealed class AppenderEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DirectoryMove_DuringAModifyInside_IsRefusedAndTheModifyCompletes()
+    {
+        var old = TestBytes.Seeded(3_000, seed: 25);
+        await CreateAsync("m/data.bin", old);
+        var first = TestBytes.Seeded(500, seed: 26);
+        var second = TestBytes.Seeded(700, seed: 27);
+        var body = new GateStream(first, second);
+
+        var modify = Task.Run(() => Engine.ModifyAsync(Bucket, Key("m/data.bin"), 100, extend: false, body, new ChangeOptions(), Ct), Ct);
+        await body.Paused.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(ErrorCodes.Conflict, (await Engine.MoveAsync(Bucket, Key("m"), Key("n"), overwrite: false, Ct)).Error?.Code);
+        body.Release();
+        var modified = await modify.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.True(modified.IsSuccess);
+        var expected = old.ToArray();
+        first.Concat(second).ToArray().CopyTo(expected, 100);
+        Assert.Equal(expected, await File.ReadAllBytesAsync(FilePath("m/data.bin"), Ct));
+        Assert.Equal(SHA256.HashData(expected), modified.Value!.Sha256);
+    }
+
+    [Fact]
     public async Task Recovery_NoteForAnotherFileAtTheKey_DoesNotCutIt()
     {
         var bytes = TestBytes.Seeded(5_000, seed: 24);
