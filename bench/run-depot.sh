@@ -55,6 +55,8 @@ fi
 # The kit's helpers: log, die, bench_init, record_lines, start_bg/stop_bg, wait_port ...
 # shellcheck source=/dev/null
 . "$KIT/lib/common.sh"
+# shellcheck source=lib/scratch.sh
+. "$(dirname "$0")/lib/scratch.sh"
 
 # --- 1. build ---------------------------------------------------------------------
 BIN_DIR=$REPO/src/Depot.Cli/bin/Release/net10.0
@@ -72,23 +74,7 @@ fi
 if [ "$INSTALL" = 1 ]; then "$KIT/setup-peers.sh" install; fi
 
 # --- 2. scratch dir, traps ----------------------------------------------------------
-BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/depot-bench.XXXXXX")
-export BENCH_WORK
-bench_init
-: >"$RESULTS"
-CONSOLE=$BENCH_WORK/logs/console.log
-DEPOT_RUNNING=""
-cleanup() {
-  local rc=$?
-  [ -n "$DEPOT_RUNNING" ] && stop_bg "$DEPOT_RUNNING"
-  "$KIT/setup-peers.sh" stop || true
-  if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$BENCH_WORK"; else log "kept $BENCH_WORK"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# everything the kit logs (RESULT, WARNING, FAIL lines) also goes to logs/console.log
-exec 2> >(tee -a "$CONSOLE" >&2)
+depot_bench_scratch depot-bench
 
 # Depot runs from a private copy of the build, so a rebuild in the repo during the
 # benchmark cannot change the binaries under a running server.

@@ -60,6 +60,8 @@ export RUN_TIMEOUT REDIS_PORT
 # The kit's helpers: log, die, bench_init, bench_value, record_lines, start_bg/stop_bg, wait_port ...
 # shellcheck source=/dev/null
 . "$KIT/lib/common.sh"
+# shellcheck source=lib/scratch.sh
+. "$(dirname "$0")/lib/scratch.sh"
 
 if [ "$INSTALL" = 1 ]; then
   for tool in wrk redis-server redis-benchmark curl; do
@@ -74,22 +76,7 @@ port_busy "$DEPOT_PORT" && die "port $DEPOT_PORT is already in use (use --port)"
 port_busy "$REDIS_PORT" && die "port $REDIS_PORT (redis) is already in use (set REDIS_PORT)"
 
 # --- scratch dir, traps -------------------------------------------------------------
-BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/depot-kv.XXXXXX")
-export BENCH_WORK
-bench_init
-: >"$RESULTS"
-CONSOLE=$BENCH_WORK/logs/console.log
-DEPOT_RUNNING=""
-cleanup() {
-  local rc=$?
-  [ -n "$DEPOT_RUNNING" ] && stop_bg "$DEPOT_RUNNING"
-  "$KIT/setup-peers.sh" stop || true
-  if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$BENCH_WORK"; else log "kept $BENCH_WORK"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-exec 2> >(tee -a "$CONSOLE" >&2)
+depot_bench_scratch depot-kv
 
 # --- 1. build (into the scratch dir: nothing is written under src/) ------------------
 BIN=$BENCH_WORK/depot-bin

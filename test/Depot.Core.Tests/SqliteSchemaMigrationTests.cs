@@ -362,32 +362,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         return await command.ExecuteScalarAsync(Ct);
     }
 
-    private async Task<List<string>> ColumnsAsync(string table)
-    {
-        await using var connection = Connect();
-        await connection.OpenAsync(Ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}') ORDER BY cid";
-        var columns = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        while (await reader.ReadAsync(Ct))
-        {
-            var text = reader.GetString(0) + " " + reader.GetString(1);
-            if (reader.GetInt64(2) != 0)
-            {
-                text += " notnull";
-            }
-
-            if (reader.GetInt64(3) != 0)
-            {
-                text += " pk" + reader.GetInt64(3);
-            }
-
-            columns.Add(text);
-        }
-
-        return columns;
-    }
+    private Task<List<string>> ColumnsAsync(string table) => SqliteSchema.ColumnsAsync(DatabasePath, table, Ct);
 
     /// <summary>The named (not automatic) indexes of a table, by name.</summary>
     private async Task<List<string>> IndexesAsync(string table)

@@ -524,30 +524,5 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         await command.ExecuteNonQueryAsync(Ct);
     }
 
-    private async Task<List<string>> ColumnsAsync(string table)
-    {
-        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        await connection.OpenAsync(Ct);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}') ORDER BY cid";
-        var columns = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        while (await reader.ReadAsync(Ct))
-        {
-            var text = reader.GetString(0) + " " + reader.GetString(1);
-            if (reader.GetInt64(2) != 0)
-            {
-                text += " notnull";
-            }
-
-            if (reader.GetInt64(3) != 0)
-            {
-                text += " pk" + reader.GetInt64(3);
-            }
-
-            columns.Add(text);
-        }
-
-        return columns;
-    }
+    private Task<List<string>> ColumnsAsync(string table) => SqliteSchema.ColumnsAsync(DatabasePath, table, Ct);
 }
