@@ -186,7 +186,8 @@ public sealed partial class ObjectEngine
                     continue;
                 }
 
-                var deleted = await DeleteWithSlavesAsync(bucket, key, precondition: null, onlyIfExpired: true, cancellationToken);
+                // Skip a key that is busy (an append streaming into it): the next round takes it.
+                var deleted = await DeleteWithSlavesAsync(bucket, key, precondition: null, onlyIfExpired: true, cancellationToken, lockTimeout: TimeSpan.FromMilliseconds(100));
                 if (deleted.IsSuccess)
                 {
                     reclaimed++;

@@ -344,13 +344,33 @@ public sealed partial class ObjectEngine
     }
 
     /// <param name="onlyIfExpired">Reclaiming: delete only if the object is (still) expired; otherwise <c>conflict</c>.</param>
-    private async Task<Outcome> DeleteWithSlavesAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool onlyIfExpired, CancellationToken cancellationToken)
+    /// <param name="lockTimeout">How long to wait for the locks before giving up with <c>conflict</c> (the sweeper does not
+    /// wait behind a long append); null waits as long as it takes.</param>
+    private async Task<Outcome> DeleteWithSlavesAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool onlyIfExpired, CancellationToken cancellationToken, TimeSpan? lockTimeout = null)
     {
         // Lock the file with its slaves (in the lock order); a slave that appeared meanwhile means another round.
         var slaves = await _metadata.GetSlaveKeysAsync(bucket, key.Value, cancellationToken);
         while (true)
         {
-            using (await _locks.AcquireAllAsync([LockKey(bucket, key.Value), .. slaves.Select(s => LockKey(bucket, s))], cancellationToken))
+            IDisposable held;
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                if (lockTimeout is { } timeout)
+                {
+                    wait.CancelAfter(timeout);
+                }
+
+                try
+                {
+                    held = await _locks.AcquireAllAsync([LockKey(bucket, key.Value), .. slaves.Select(s => LockKey(bucket, s))], wait.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return DepotError.Conflict($"'{key}' is busy; try again.");
+                }
+            }
+
+            using (held)
             {
                 var now = await _metadata.GetSlaveKeysAsync(bucket, key.Value, cancellationToken);
                 if (!now.SequenceEqual(slaves, StringComparer.Ordinal))

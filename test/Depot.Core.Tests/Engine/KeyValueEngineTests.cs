@@ -180,6 +180,60 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReclaimExpired_KeyBusyWithALongAppend_IsSkippedNotWaitedFor()
+    {
+        await PutAsync("kv/busy", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl, Appendable = true });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var append = Task.Run(() => Engine.AppendAsync(Bucket, Key("kv/busy"), new StalledBody(started, release.Task), new ChangeOptions(), Ct), Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        _clock.Advance(Ttl); // it expires while the append streams
+
+        var sweep = Engine.ReclaimExpiredAsync(10, Ct);
+        var finished = await Task.WhenAny(sweep, Task.Delay(TimeSpan.FromSeconds(20), Ct));
+
+        Assert.Same(sweep, finished); // the sweeper moved on instead of waiting behind the append
+        Assert.Equal(0, await sweep);
+        release.TrySetResult();
+        await append.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(1, await Engine.ReclaimExpiredAsync(10, Ct)); // the next round takes it
+        Assert.False(File.Exists(PathOf("kv/busy")));
+    }
+
+    /// <summary>A body that signals its first read, then blocks until released and ends.</summary>
+    private sealed class StalledBody(TaskCompletionSource started, Task release) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            started.TrySetResult();
+            await release.WaitAsync(cancellationToken);
+            return 0;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task Expiry_FileReplacedBehindDepotsBack_DoesNotCarryOver()
     {
         await PutAsync("kv/r", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl });
