@@ -510,6 +510,12 @@ public sealed partial class ObjectEngine
                 return DepotError.NotFound($"There is nothing at '{from}' in bucket '{bucket}'.");
             }
 
+            // A file replaced by a move would hand its slaves to whatever arrives (or make a slave its own master's slave).
+            if (overwrite && sourceStat is { IsDirectory: false } && (await _metadata.GetSlaveKeysAsync(bucket, to.Value, cancellationToken)).Count > 0)
+            {
+                return DepotError.Conflict($"'{to}' has slave files; delete it (with its slaves) before moving another file over it.");
+            }
+
             // An expired file at the destination is gone already too: like a create-only put, the move may take its place.
             var replaceExpired = !overwrite && sourceStat is { IsDirectory: false }
                 && await _blobs.StatAsync(bucket, to, cancellationToken) is { IsDirectory: false }

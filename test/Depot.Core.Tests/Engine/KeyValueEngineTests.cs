@@ -180,6 +180,22 @@ public sealed class KeyValueEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Move_OverAMasterWithSlaves_IsAConflictAndChangesNothing()
+    {
+        await PutAsync("img/a.jpg", [1]);
+        var slave = await Engine.PutSlaveAsync(Bucket, Key("img/a.jpg"), "_s", null, overwrite: false, new MemoryStream([2]), new PutOptions(), Ct);
+        await PutAsync("img/b.jpg", [3]);
+
+        var other = await Engine.MoveAsync(Bucket, Key("img/b.jpg"), Key("img/a.jpg"), overwrite: true, Ct);
+        var own = await Engine.MoveAsync(Bucket, Key(slave.Value!.Key), Key("img/a.jpg"), overwrite: true, Ct);
+
+        Assert.Equal(ErrorCodes.Conflict, other.Error?.Code);
+        Assert.Equal(ErrorCodes.Conflict, own.Error?.Code);
+        Assert.Equal([1], await File.ReadAllBytesAsync(PathOf("img/a.jpg"), Ct));
+        Assert.Equal([slave.Value.Key], await Metadata.GetSlaveKeysAsync(Bucket, "img/a.jpg", Ct));
+    }
+
+    [Fact]
     public async Task ReclaimExpired_KeyBusyWithALongAppend_IsSkippedNotWaitedFor()
     {
         await PutAsync("kv/busy", [1], new PutOptions { ExpiresUtc = _clock.GetUtcNow() + Ttl, Appendable = true });
