@@ -55,8 +55,8 @@ fi
 # The kit's helpers: log, die, bench_init, record_lines, start_bg/stop_bg, wait_port ...
 # shellcheck source=/dev/null
 . "$KIT/lib/common.sh"
-# shellcheck source=lib/scratch.sh
-. "$(dirname "$0")/lib/scratch.sh"
+# shellcheck source=lib/depot-bench.sh
+. "$(dirname "$0")/lib/depot-bench.sh"
 
 # --- 1. build ---------------------------------------------------------------------
 BIN_DIR=$REPO/src/Depot.Cli/bin/Release/net10.0
@@ -300,19 +300,7 @@ report=$BENCH_WORK/report.md
   echo
   r=$(ratios)
   if [ "$(printf '%s\n' "$r" | wc -l)" -gt 2 ]; then printf '%s\n' "$r"; else echo "(no comparable rows in this run)"; fi
-  busy=$(grep -c 'still busy' "$CONSOLE" || true)
-  if [ "$busy" -gt 0 ]; then
-    echo
-    echo "$busy times the machine was still busy after QUIET_MAX_S=${QUIET_MAX_S:-20} s of waiting (see \"others CPU\")."
-  fi
-  if grep -qE 'WARNING|FAIL|ERROR' "$CONSOLE"; then
-    echo
-    echo "## Warnings during the run"
-    echo
-    echo '```'
-    grep -E 'WARNING|FAIL|ERROR' "$CONSOLE" | sed 's/Bearer [^ ]*/Bearer ***/' | head -n 40
-    echo '```'
-  fi
+  depot_bench_run_notes
   if ls "$BENCH_WORK"/logs/depot*.log >/dev/null 2>&1; then
     nerr=$(cat "$BENCH_WORK"/logs/depot*.log | grep -ciE 'fail|error|exception|warn' || true)
     echo

@@ -60,8 +60,8 @@ export RUN_TIMEOUT REDIS_PORT
 # The kit's helpers: log, die, bench_init, bench_value, record_lines, start_bg/stop_bg, wait_port ...
 # shellcheck source=/dev/null
 . "$KIT/lib/common.sh"
-# shellcheck source=lib/scratch.sh
-. "$(dirname "$0")/lib/scratch.sh"
+# shellcheck source=lib/depot-bench.sh
+. "$(dirname "$0")/lib/depot-bench.sh"
 
 if [ "$INSTALL" = 1 ]; then
   for tool in wrk redis-server redis-benchmark curl; do
@@ -233,19 +233,7 @@ report=$BENCH_WORK/report.md
   kv_table
   echo
   "$KIT/lib/report.sh" "$RESULTS"
-  busy=$(grep -c 'still busy' "$CONSOLE" || true)
-  if [ "$busy" -gt 0 ]; then
-    echo
-    echo "$busy times the machine was still busy after QUIET_MAX_S=${QUIET_MAX_S:-20} s of waiting (see \"others CPU\")."
-  fi
-  if grep -qE 'WARNING|FAIL|ERROR' "$CONSOLE"; then
-    echo
-    echo "## Warnings during the run"
-    echo
-    echo '```'
-    grep -E 'WARNING|FAIL|ERROR' "$CONSOLE" | sed 's/Bearer [^ ]*/Bearer ***/' | head -n 40
-    echo '```'
-  fi
+  depot_bench_run_notes
   nerr=$(cat "${SERVER_LOGS[@]}" | grep -ciE 'fail|error|exception|warn' || true)
   echo
   echo "Depot server log: $(cat "${SERVER_LOGS[@]}" | wc -l) lines; $nerr mention fail/error/exception/warn."

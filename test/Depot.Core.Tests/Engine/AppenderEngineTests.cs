@@ -1080,25 +1080,5 @@ public sealed class AppenderEngineTests : IAsyncLifetime
     }
 
     /// <summary>The same files, through <see cref="IBlobStore"/> alone: no in-place appends, no version probe.</summary>
-    private sealed class RewriteOnlyBlobs(IBlobStore inner) : IBlobStore
-    {
-        public ValueTask<IBlobWriter> BeginWriteAsync(string bucket, CancellationToken cancellationToken) => inner.BeginWriteAsync(bucket, cancellationToken);
-
-        public ValueTask<BlobStat?> StatAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.StatAsync(bucket, key, cancellationToken);
-
-        public ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.OpenReadAsync(bucket, key, cancellationToken);
-
-        public ValueTask<bool> DeleteFileAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.DeleteFileAsync(bucket, key, cancellationToken);
-
-        public ValueTask<bool> CreateDirectoryAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(bucket, key, cancellationToken);
-
-        public ValueTask<DirectoryDeleteResult> DeleteDirectoryAsync(string bucket, ObjectKey key, bool recursive, CancellationToken cancellationToken) =>
-            inner.DeleteDirectoryAsync(bucket, key, recursive, cancellationToken);
-
-        public ValueTask<MoveResult> MoveAsync(string bucket, ObjectKey from, ObjectKey to, bool overwrite, CancellationToken cancellationToken) =>
-            inner.MoveAsync(bucket, from, to, overwrite, cancellationToken);
-
-        public ValueTask<BlobListPage?> ListAsync(string bucket, ObjectKey directory, ListOptions options, CancellationToken cancellationToken) =>
-            inner.ListAsync(bucket, directory, options, cancellationToken);
-    }
+    private sealed class RewriteOnlyBlobs(IBlobStore inner) : DelegatingBlobStore(inner);
 }

@@ -84,7 +84,7 @@ public sealed class VersionTokenTests : IAsyncLifetime
 
     /// <summary>The filesystem store, with every staged file stamped with the same mtime just before it is published,
     /// and an optional action run once right after a file is opened for reading.</summary>
-    private sealed class OneTickBlobStore(FileSystemBlobStore inner, string root) : IBlobStore
+    private sealed class OneTickBlobStore(FileSystemBlobStore inner, string root) : DelegatingBlobStore(inner)
     {
         public Func<Task>? AfterNextOpen { get; set; }
 
@@ -96,10 +96,10 @@ public sealed class VersionTokenTests : IAsyncLifetime
             }
         }
 
-        public async ValueTask<IBlobWriter> BeginWriteAsync(string bucket, CancellationToken cancellationToken) =>
+        public override async ValueTask<IBlobWriter> BeginWriteAsync(string bucket, CancellationToken cancellationToken) =>
             new Writer(await inner.BeginWriteAsync(bucket, cancellationToken), root);
 
-        public async ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
+        public override async ValueTask<BlobRead?> OpenReadAsync(string bucket, ObjectKey key, CancellationToken cancellationToken)
         {
             var read = await inner.OpenReadAsync(bucket, key, cancellationToken);
             if (AfterNextOpen is { } action)
@@ -110,21 +110,6 @@ public sealed class VersionTokenTests : IAsyncLifetime
 
             return read;
         }
-
-        public ValueTask<BlobStat?> StatAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.StatAsync(bucket, key, cancellationToken);
-
-        public ValueTask<bool> DeleteFileAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.DeleteFileAsync(bucket, key, cancellationToken);
-
-        public ValueTask<bool> CreateDirectoryAsync(string bucket, ObjectKey key, CancellationToken cancellationToken) => inner.CreateDirectoryAsync(bucket, key, cancellationToken);
-
-        public ValueTask<DirectoryDeleteResult> DeleteDirectoryAsync(string bucket, ObjectKey key, bool recursive, CancellationToken cancellationToken) =>
-            inner.DeleteDirectoryAsync(bucket, key, recursive, cancellationToken);
-
-        public ValueTask<MoveResult> MoveAsync(string bucket, ObjectKey from, ObjectKey to, bool overwrite, CancellationToken cancellationToken) =>
-            inner.MoveAsync(bucket, from, to, overwrite, cancellationToken);
-
-        public ValueTask<BlobListPage?> ListAsync(string bucket, ObjectKey directory, ListOptions options, CancellationToken cancellationToken) =>
-            inner.ListAsync(bucket, directory, options, cancellationToken);
 
         private sealed class Writer(IBlobWriter inner, string root) : IBlobWriter
         {

@@ -387,7 +387,7 @@ public sealed class AppenderApiTests
         await using var server = await DepotTestServer.StartAsync();
         var original = TestBytes.Random(5000, seed: 35);
         await CreateAppenderAsync(server, "abort.log", original);
-        var content = new StreamContent(new FailingStream(TestBytes.Random(3 << 20, seed: 36)), 64 << 10);
+        var content = new StreamContent(new ForwardOnlyStream(TestBytes.Random(3 << 20, seed: 36), failAtEnd: true), 64 << 10);
         using (var request = new HttpRequestMessage(HttpMethod.Post, "v1/default/abort.log?append") { Content = content })
         {
             request.Headers.TransferEncodingChunked = true;
@@ -1021,8 +1021,9 @@ public sealed class AppenderApiTests
             ? string.Join(",", values)
             : null;
 
-    /// <summary>Hands out the bytes, then fails: the client aborts the request part-way through its body.</summary>
-    private sealed class FailingStream(byte[] bytes) : Stream
+    /// <summary>The bytes as a stream that cannot seek, so that HttpClient sends it chunked, without a length. With
+    /// <paramref name="failAtEnd"/> it throws after the bytes instead of ending: the client aborts part-way through.</summary>
+    private sealed class ForwardOnlyStream(byte[] bytes, bool failAtEnd = false) : Stream
     {
         private int _position;
 
@@ -1038,45 +1039,11 @@ public sealed class AppenderApiTests
 
         public override int Read(byte[] buffer, int offset, int count)
         {
-            if (_position >= bytes.Length)
+            if (failAtEnd && _position >= bytes.Length)
             {
                 throw new IOException("The test body fails here.");
             }
 
-            var n = Math.Min(count, bytes.Length - _position);
-            Array.Copy(bytes, _position, buffer, offset, n);
-            _position += n;
-            return n;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
-
-    /// <summary>The bytes as a stream that cannot seek, so that HttpClient sends it chunked, without a length.</summary>
-    private sealed class ForwardOnlyStream(byte[] bytes) : Stream
-    {
-        private int _position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
             var n = Math.Min(count, bytes.Length - _position);
             Array.Copy(bytes, _position, buffer, offset, n);
             _position += n;
