@@ -16,6 +16,11 @@ install_apt() {
 }
 need curl || install_apt curl
 need kill || install_apt procps
+# The tus tests drive the real tus-js-client from Node (test/js): they fail, never skip, when it is missing.
+{ need node && need npm; } || install_apt nodejs npm
+if need node && need npm; then
+  (cd test/js && npm ci --no-audit --no-fund --loglevel=error) || echo "warning: npm ci in test/js failed; the tus-js-client tests will fail" >&2
+fi
 need dotnet || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -46,6 +51,13 @@ read -r passed failed < <(cat "$results"/*.trx 2>/dev/null | tr '>' '\n' | awk '
     }
   }
   END { print p + 0, f + 0 }')
+# Name each failed test and the start of its message just above the count, where a short CI log keeps it.
+cat "$results"/*.trx 2>/dev/null | awk '
+  /<UnitTestResult / { failedTest = ($0 ~ /outcome="Failed"/); if (failedTest && match($0, /testName="[^"]*"/)) print "FAILED: " substr($0, RSTART + 10, RLENGTH - 11) }
+  failedTest && /<Message>/ { inMessage = 1; lines = 0 }
+  failedTest && inMessage { if (lines++ < 8) { sub(/^ */, "  "); print } }
+  /<\/Message>/ { inMessage = 0 }
+  /<\/UnitTestResult>/ { failedTest = 0 }'
 failed=$((failed + format_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the run failed without a counted test failure (a crash or no results): never report green

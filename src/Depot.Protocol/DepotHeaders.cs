@@ -41,6 +41,18 @@ public static class DepotRoutes
     /// <summary>Replaces the share-link secret (admin): every earlier link stops working.</summary>
     public const string ShareRotate = "/v1/_share/rotate";
 
+    /// <summary>Resumable upload sessions: <c>POST</c> creates one; <c>/v1/_uploads/{id}</c> is a session.</summary>
+    public const string Uploads = "/v1/_uploads";
+
+    /// <summary>The URL path of an upload session.</summary>
+    public static string Upload(string id) => $"{Uploads}/{id}";
+
+    /// <summary>Manifests: <c>POST</c> declares one; <c>/v1/_manifests/{id}</c> is a manifest.</summary>
+    public const string Manifests = "/v1/_manifests";
+
+    /// <summary>The URL path of a manifest.</summary>
+    public static string Manifest(string id) => $"{Manifests}/{id}";
+
     /// <summary>The URL path of an object: <c>/v1/{bucket}/{key}</c> with each key segment percent-encoded.</summary>
     public static string Object(string bucket, string key) =>
         $"{ApiPrefix}/{Uri.EscapeDataString(bucket)}/{string.Join('/', key.Split('/').Select(Uri.EscapeDataString))}";

@@ -194,6 +194,15 @@ public sealed record ProblemDto
 [JsonSerializable(typeof(Dictionary<string, string?>))]
 [JsonSerializable(typeof(ProblemDto))]
 [JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(CreateUploadDto))]
+[JsonSerializable(typeof(UpdateUploadDto))]
+[JsonSerializable(typeof(UploadSessionDto))]
+[JsonSerializable(typeof(ChunkReceivedDto))]
+[JsonSerializable(typeof(ManifestRequestDto))]
+[JsonSerializable(typeof(ManifestDto))]
+[JsonSerializable(typeof(WebhookEventDto))]
+[JsonSerializable(typeof(WebhookDecisionDto))]
+// One attribute list for the whole context: attributes on a second partial declaration break the source generator.
 public sealed partial class DepotJson : JsonSerializerContext
 {
     /// <summary>The context every Depot endpoint writes with: web defaults, nulls omitted, and readable text (no
@@ -204,3 +213,125 @@ public sealed partial class DepotJson : JsonSerializerContext
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 }
+
+/// <summary>The body of <c>POST /v1/_manifests</c>: files a client means to upload under a prefix.</summary>
+public sealed record ManifestRequestDto
+{
+    /// <summary>The target bucket (default: <c>default</c>).</summary>
+    public string? Bucket { get; init; }
+
+    /// <summary>The directory the names are relative to (default: the bucket root).</summary>
+    public string? Prefix { get; init; }
+    public IReadOnlyList<ManifestFileRequestDto>? Files { get; init; }
+
+    /// <summary>The chunk size of the upload sessions, for chunks sent by index (absent: by byte offset).</summary>
+    public long? ChunkSize { get; init; }
+}
+
+/// <summary>One file of a manifest: its name under the prefix, size, and exactly one checksum (hex).</summary>
+public sealed record ManifestFileRequestDto
+{
+    public string? Name { get; init; }
+    public long? Size { get; init; }
+    public string? Sha256 { get; init; }
+    public string? Md5 { get; init; }
+}
+
+/// <summary>A manifest and the answer for each of its files.</summary>
+public sealed record ManifestDto
+{
+    public required string Id { get; init; }
+    public required string Bucket { get; init; }
+    public required string Prefix { get; init; }
+
+    /// <summary><c>open</c> or <c>complete</c> (every accepted file uploaded).</summary>
+    public required string State { get; init; }
+    public DateTimeOffset Created { get; init; }
+    public DateTimeOffset Expires { get; init; }
+    public DateTimeOffset? Completed { get; init; }
+    public required IReadOnlyList<ManifestFileDto> Files { get; init; }
+}
+
+public sealed record ManifestFileDto
+{
+    public required string Name { get; init; }
+
+    /// <summary>The key the file goes to (absent when the name is not a valid key).</summary>
+    public string? Key { get; init; }
+    public long Size { get; init; }
+
+    /// <summary><c>accepted</c> (send it through <see cref="Upload"/>), <c>rejected</c> (see <see cref="Reason"/>),
+    /// <c>present</c> (same checksum already there: skip), <c>uploaded</c>, or <c>cancelled</c> (its session was aborted
+    /// or expired).</summary>
+    public required string Status { get; init; }
+    public string? Reason { get; init; }
+
+    /// <summary>The upload session of an accepted (or uploaded) file.</summary>
+    public ManifestUploadDto? Upload { get; init; }
+}
+
+public sealed record ManifestUploadDto
+{
+    public required string Id { get; init; }
+
+    /// <summary>The session's URL path (<c>/v1/_uploads/{id}</c>).</summary>
+    public required string Url { get; init; }
+    public long BytesReceived { get; init; }
+}
+
+/// <summary>The JSON body of every webhook POST (<c>upload.completed</c>, <c>upload.cancelled</c>,
+/// <c>manifest.completed</c>, and the <c>upload.proposed</c> decision request). Members that do not apply are absent.</summary>
+public sealed record WebhookEventDto
+{
+    public required string Event { get; init; }
+
+    /// <summary>The same on every retry of one delivery (also in <c>X-Depot-Delivery</c>): receivers deduplicate by it.</summary>
+    public required string DeliveryId { get; init; }
+    public DateTimeOffset Time { get; init; }
+
+    /// <summary>The API key id that uploaded (or declared the manifest).</summary>
+    public string? Identity { get; init; }
+    public string? Bucket { get; init; }
+    public string? Key { get; init; }
+
+    /// <summary>Bytes: the object's size, or the declared size in <c>upload.proposed</c>.</summary>
+    public long? Size { get; init; }
+    public string? Sha256 { get; init; }
+    public string? Md5 { get; init; }
+
+    [JsonPropertyName("etag")]
+    public string? ETag { get; init; }
+    public string? ContentType { get; init; }
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>The door the upload came through: native, tus, indexedcp, manifest.</summary>
+    public string? Protocol { get; init; }
+
+    /// <summary>The name the client gave the file.</summary>
+    public string? ClientName { get; init; }
+    public string? SessionId { get; init; }
+    public string? ManifestId { get; init; }
+
+    /// <summary><c>upload.cancelled</c>: <c>aborted</c> or <c>expired</c>.</summary>
+    public string? Reason { get; init; }
+    public long? BytesReceived { get; init; }
+
+    /// <summary><c>manifest.completed</c>: the manifest's prefix and how its files ended.</summary>
+    public string? Prefix { get; init; }
+    public int? Uploaded { get; init; }
+    public int? Present { get; init; }
+    public int? Rejected { get; init; }
+}
+
+/// <summary>The answer a decision webhook gives to <c>upload.proposed</c>.</summary>
+public sealed record WebhookDecisionDto
+{
+    public bool Allow { get; init; }
+
+    /// <summary>Why not (shown to the client).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>The key to store at instead of the one asked for.</summary>
+    public string? Key { get; init; }
+}
+

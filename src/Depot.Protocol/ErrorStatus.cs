@@ -25,6 +25,9 @@ public static class ErrorStatus
         ErrorCodes.Unavailable => 503,
         ErrorCodes.LinkInvalid => 403,
         ErrorCodes.LinkExpired => 403,
+        ErrorCodes.UploadExpired => 410,
+        ErrorCodes.UploadIncomplete => 409,
+        ErrorCodes.OffsetMismatch => 409,
         _ => 500,
     };
 
@@ -48,6 +51,9 @@ public static class ErrorStatus
         ErrorCodes.Unavailable => "Unavailable",
         ErrorCodes.LinkInvalid => "Link invalid",
         ErrorCodes.LinkExpired => "Link expired",
+        ErrorCodes.UploadExpired => "Upload expired",
+        ErrorCodes.UploadIncomplete => "Upload incomplete",
+        ErrorCodes.OffsetMismatch => "Offset mismatch",
         _ => "Internal error",
     };
 }

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Depot.Core.Model;
 using Depot.Core.Security;
 using Depot.Core.Storage;
+using Depot.Core.Uploads;
 using Microsoft.Data.Sqlite;
 
 namespace Depot.Storage.Sqlite;
@@ -16,10 +17,10 @@ namespace Depot.Storage.Sqlite;
 /// commit ran and commits them together, so concurrent uploads share one fsync (group commit). Each write runs in
 /// its own savepoint, so one failing write does not undo the others of its batch.
 /// </remarks>
-public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
+public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore, IUploadSessionStore
 {
     /// <summary>The schema version this code writes; older databases are migrated forward on open.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
     private const int MaxBatch = 256;
     private const string ObjectColumns = "bucket, key, size, sha256, content_type, created_ticks, modified_ticks, blob_version, metadata, appendable, hash_state, expires_ticks, master";
     private readonly string _connectionString;
@@ -132,6 +133,49 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
                     PRIMARY KEY (bucket, key)
                 ) WITHOUT ROWID;
                 PRAGMA user_version = 2;
+                COMMIT;
+                """, cancellationToken);
+        }
+
+        if (current < 3)
+        {
+            // Version 3: upload sessions, manifests, the webhook outbox. A session's columns are what is queried; the
+            // document holds the rest (declared checksums, metadata, received ranges).
+            await ExecuteAsync(connection, """
+                BEGIN;
+                CREATE TABLE IF NOT EXISTS upload_sessions (
+                    id TEXT PRIMARY KEY,
+                    bucket TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    protocol TEXT NOT NULL,
+                    state INTEGER NOT NULL,
+                    manifest_id TEXT,
+                    created_ticks INTEGER NOT NULL,
+                    updated_ticks INTEGER NOT NULL,
+                    expires_ticks INTEGER NOT NULL,
+                    document TEXT NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS upload_sessions_by_key ON upload_sessions (protocol, bucket, key, created_ticks);
+                CREATE INDEX IF NOT EXISTS upload_sessions_by_expiry ON upload_sessions (expires_ticks);
+                CREATE INDEX IF NOT EXISTS upload_sessions_by_manifest ON upload_sessions (manifest_id) WHERE manifest_id IS NOT NULL;
+                CREATE TABLE IF NOT EXISTS manifests (
+                    id TEXT PRIMARY KEY,
+                    bucket TEXT NOT NULL,
+                    identity TEXT NOT NULL,
+                    created_ticks INTEGER NOT NULL,
+                    expires_ticks INTEGER NOT NULL,
+                    document TEXT NOT NULL
+                );
+                CREATE TABLE IF NOT EXISTS webhook_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_ticks INTEGER NOT NULL,
+                    created_ticks INTEGER NOT NULL,
+                    last_error TEXT
+                );
+                PRAGMA user_version = 3;
                 COMMIT;
                 """, cancellationToken);
         }
@@ -563,4 +607,5 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(SessionDocument))]
 internal sealed partial class SqliteJson : System.Text.Json.Serialization.JsonSerializerContext;

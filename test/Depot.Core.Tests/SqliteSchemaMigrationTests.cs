@@ -61,7 +61,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public void SchemaVersion_Is2() => Assert.Equal(2, SqliteMetadataStore.SchemaVersion);
+    public void SchemaVersion_Is3() => Assert.Equal(3, SqliteMetadataStore.SchemaVersion);
 
     [Fact]
     public async Task Initialize_Version1Database_MigratesToVersion2AndKeepsTheRow()
@@ -89,9 +89,10 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
             Assert.Empty(await store.GetSlaveKeysAsync("b", "legacy/file.txt", Ct));
             Assert.Empty(await store.GetExpiredAsync("b", DateTimeOffset.MaxValue, 10, Ct));
             Assert.Equal(new BucketUsage(1, 3), await store.GetUsageAsync("b", Ct));
+            Assert.Empty(await store.GetExpiredSessionsAsync(DateTimeOffset.MaxValue, 10, Ct));
         }
 
-        Assert.Equal(2L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal(3L, await ScalarAsync("PRAGMA user_version"));
         Assert.Equal("wal", await ScalarAsync("PRAGMA journal_mode"));
     }
 
@@ -111,7 +112,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
             Assert.NotNull(await store.GetAsync("b", "legacy/file.txt", Ct));
         }
 
-        Assert.Equal(2L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal(3L, await ScalarAsync("PRAGMA user_version"));
     }
 
     [Fact]
@@ -167,14 +168,14 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     [Fact]
     public async Task Initialize_DatabaseWithNewerSchemaVersion_IsRefusedAndLeftByteForByte()
     {
-        await CreateAsync("CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 3;");
+        await CreateAsync("CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 4;");
         var before = SHA256.HashData(await File.ReadAllBytesAsync(DatabasePath, Ct));
 
         var store = new SqliteMetadataStore(DatabasePath);
         try
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(Ct));
-            Assert.Contains("3", error.Message, StringComparison.Ordinal);
+            Assert.Contains("4", error.Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -183,7 +184,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
 
         Assert.Equal(before, SHA256.HashData(await File.ReadAllBytesAsync(DatabasePath, Ct)));
         Assert.False(File.Exists(DatabasePath + "-wal"));
-        Assert.Equal(3L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal(4L, await ScalarAsync("PRAGMA user_version"));
         Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM sqlite_master WHERE name IN ('objects', 'pending_appends')"));
         Assert.Equal("delete", await ScalarAsync("PRAGMA journal_mode"));
     }

@@ -25,10 +25,19 @@ internal static class ServeCommand
         var noScan = new Option<bool>("--no-scan") { Description = "Do not hash existing files in the background at start (they are hashed when first read)." };
         var noAccessLog = new Option<bool>("--no-access-log") { Description = "Do not log a line per request (saves CPU on small-object workloads; errors are still logged)." };
         var maxMetaValue = new Option<int?>("--max-meta-value") { Description = "Longest user metadata value in bytes (default 256)." };
+        var chunkSizeRange = new Option<string?>("--chunk-size-range") { Description = "Chunk sizes upload sessions may use, MIN-MAX, e.g. 64K-64M (default 1-1G)." };
+        var uploadExpiry = new Option<string?>("--upload-expiry") { Description = "How long an untouched upload session is kept, e.g. 30m, 24h, 7d (default 24h)." };
+        var indexedCpBucket = new Option<string?>("--indexedcp-bucket") { Description = "Bucket that IndexedCP uploads (POST /upload) go to (default 'default')." };
+        var indexedCpPrefix = new Option<string?>("--indexedcp-prefix") { Description = "Directory inside that bucket for IndexedCP uploads (default: its root)." };
+        var indexedCpKeepPaths = new Option<bool>("--indexedcp-keep-paths") { Description = "Keep the directories of IndexedCP clients' relative paths (default: such names are refused)." };
+        var indexedCpQuiet = new Option<string?>("--indexedcp-quiet-period") { Description = "Wait without a chunk before a complete IndexedCP upload is published when no short last chunk ended it, e.g. 10s, 2m (default 10s)." };
+        var webhooks = new Option<string[]>("--webhook") { Description = "POST upload events (upload.completed, upload.cancelled, manifest.completed) to URL, signed with $DEPOT_WEBHOOK_SECRET (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var indexedCpNoReplace = new Option<bool>("--indexedcp-no-replace") { Description = "Refuse (409) IndexedCP uploads of names that exist instead of replacing them." };
 
         var command = new Command("serve", "Serve DIR over HTTP(S) as bucket 'default'.")
         {
-            dir, listen, buckets, adminKey, anonymousRead, maxFileSize, maxKeyLength, rateLimit, tlsCert, tlsKey, tlsSelfSigned, config, noScan, noAccessLog, maxMetaValue,
+            dir, listen, buckets, adminKey, anonymousRead, maxFileSize, maxKeyLength, rateLimit, tlsCert, tlsKey, tlsSelfSigned, config, noScan, noAccessLog, maxMetaValue, chunkSizeRange, uploadExpiry,
+            indexedCpBucket, indexedCpPrefix, indexedCpKeepPaths, indexedCpQuiet, indexedCpNoReplace, webhooks,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -64,6 +73,53 @@ internal static class ServeCommand
                     }
 
                     options.MaxMetadataValueBytes = metaValue;
+                }
+
+                if (parse.GetValue(chunkSizeRange) is { } range)
+                {
+                    var dash = range.IndexOf('-', StringComparison.Ordinal);
+                    var (min, max) = dash > 0 ? (ParseSize(range[..dash]), ParseSize(range[(dash + 1)..])) : (-1L, -1L);
+                    if (min < 1 || max < min)
+                    {
+                        return Fail($"--chunk-size-range takes MIN-MAX with 1 <= MIN <= MAX, e.g. 64K-64M (got '{range}').");
+                    }
+
+                    (options.MinChunkSize, options.MaxChunkSize) = (min, max);
+                }
+
+                if (parse.GetValue(uploadExpiry) is { } expiry)
+                {
+                    options.UploadSessionExpiry = ParseDuration(expiry) is { } duration && duration >= TimeSpan.FromMinutes(1)
+                        ? duration
+                        : throw new ArgumentException($"--upload-expiry takes a duration of at least 1m, e.g. 30m, 24h, 7d (got '{expiry}').");
+                }
+
+                options.IndexedCp.Bucket = parse.GetValue(indexedCpBucket) ?? options.IndexedCp.Bucket;
+                options.IndexedCp.Prefix = parse.GetValue(indexedCpPrefix) ?? options.IndexedCp.Prefix;
+                options.IndexedCp.KeepPaths |= parse.GetValue(indexedCpKeepPaths);
+                options.IndexedCp.ReplaceExisting &= !parse.GetValue(indexedCpNoReplace);
+                if (parse.GetValue(indexedCpQuiet) is { } quiet)
+                {
+                    options.IndexedCp.QuietPeriod = ParseDuration(quiet)
+                        ?? throw new ArgumentException($"--indexedcp-quiet-period takes a duration, e.g. 10s, 2m (got '{quiet}').");
+                }
+
+                // The webhook secret never comes from a flag: command lines are visible to every user of the machine. It
+                // also signs for config-file endpoints that leave their Secret out.
+                var webhookSecret = Environment.GetEnvironmentVariable("DEPOT_WEBHOOK_SECRET");
+                foreach (var endpoint in options.Webhooks.Where(e => string.IsNullOrEmpty(e.Secret)))
+                {
+                    endpoint.Secret = webhookSecret ?? "";
+                }
+
+                if (parse.GetValue(webhooks) is { Length: > 0 } webhookUrls)
+                {
+                    if (string.IsNullOrEmpty(webhookSecret))
+                    {
+                        return Fail("--webhook needs the signing secret in DEPOT_WEBHOOK_SECRET.");
+                    }
+
+                    options.Webhooks.AddRange(webhookUrls.Select(url => new Depot.Server.Webhooks.WebhookEndpoint { Url = url, Secret = webhookSecret }));
                 }
 
                 if (parse.GetValue(rateLimit) is { } limit)
@@ -175,6 +231,25 @@ internal static class ServeCommand
         }
 
         return checked(value * multiplier);
+    }
+
+    /// <summary>A duration like 90s, 30m, 24h or 7d; null when it is not one.</summary>
+    internal static TimeSpan? ParseDuration(string text)
+    {
+        text = text.Trim().ToLowerInvariant();
+        if (text.Length < 2 || !long.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value <= 0 || value > 3650L * 24 * 3600)
+        {
+            return null;
+        }
+
+        return text[^1] switch
+        {
+            's' => TimeSpan.FromSeconds(value),
+            'm' => TimeSpan.FromMinutes(value),
+            'h' => TimeSpan.FromHours(value),
+            'd' => TimeSpan.FromDays(Math.Min(value, 3650)),
+            _ => null,
+        };
     }
 
     private static int Fail(string message)

@@ -140,6 +140,14 @@ public sealed partial class ObjectEngine
             return DepotError.InsufficientStorage($"The device that holds bucket '{bucket}' is full; nothing was stored.");
         }
 
+        return await CommitAsync(bucket, key, writer.PublishAsync, sha256, appenderHash?.Export(), options, cancellationToken);
+    }
+
+    /// <summary>Publishes staged, verified, durable bytes at a key and records them: under the key's lock (and the
+    /// master's, for a slave), re-checking the precondition first. Shared by plain uploads and upload sessions.</summary>
+    /// <param name="publish">Makes the staged bytes the file at the key (atomic rename); null when a directory is in the way.</param>
+    internal async Task<Result<ObjectRecord>> CommitAsync(string bucket, ObjectKey key, Func<ObjectKey, CancellationToken, ValueTask<BlobStat?>> publish, byte[] sha256, byte[]? hashState, PutOptions options, CancellationToken cancellationToken)
+    {
         // A slave is published under its master's lock too, so the master cannot be deleted in between.
         string[] lockKeys = options.Master is { } master ? [LockKey(bucket, key), LockKey(bucket, master)] : [LockKey(bucket, key)];
         using (await _locks.AcquireAllAsync(lockKeys, cancellationToken))
@@ -184,7 +192,7 @@ public sealed partial class ObjectEngine
                 (previous, replaced) = (null, null); // an expired entry is gone: nothing of it carries over
             }
             // From here the write goes through even if the client goes away: it has been accepted.
-            var stat = await writer.PublishAsync(key, CancellationToken.None);
+            var stat = await publish(key, CancellationToken.None);
             if (stat is null)
             {
                 return DepotError.Conflict($"'{key}' is a directory or lies below a file; nothing was stored.");
@@ -202,7 +210,7 @@ public sealed partial class ObjectEngine
                 options.Metadata ?? previous?.Metadata ?? EmptyMetadata)
             {
                 Appendable = options.Appendable,
-                HashState = appenderHash?.Export(),
+                HashState = options.Appendable ? hashState : null,
                 ExpiresUtc = options.ExpiresUtc,
                 Master = options.Master?.Value,
             };
@@ -763,7 +771,7 @@ public sealed partial class ObjectEngine
     }
 
     /// <param name="lockHeld">True when the caller holds the key's lock (describing must then not take it again).</param>
-    private async Task<Outcome> CheckPreconditionAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool lockHeld, CancellationToken cancellationToken)
+    internal async Task<Outcome> CheckPreconditionAsync(string bucket, ObjectKey key, WritePrecondition? precondition, bool lockHeld, CancellationToken cancellationToken)
     {
         switch (precondition)
         {

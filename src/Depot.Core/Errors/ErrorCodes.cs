@@ -30,4 +30,13 @@ public static class ErrorCodes
 
     /// <summary>A share link used after its expiry.</summary>
     public const string LinkExpired = "link_expired";
+
+    /// <summary>An upload session past its expiry (its bytes are gone or going).</summary>
+    public const string UploadExpired = "upload_expired";
+
+    /// <summary>Completing an upload session that still misses bytes (or whose length was never declared).</summary>
+    public const string UploadIncomplete = "upload_incomplete";
+
+    /// <summary>A chunk that must continue an upload (tus) but starts elsewhere than where the received bytes end.</summary>
+    public const string OffsetMismatch = "offset_mismatch";
 }

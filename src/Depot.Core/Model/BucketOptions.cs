@@ -21,6 +21,14 @@ public sealed class BucketOptions
     /// <summary>Most user metadata entries on one object.</summary>
     public int MaxMetadataEntries { get; set; } = 64;
 
+    /// <summary>Smallest chunk size an upload session may declare (the last chunk may be shorter); smaller ones are refused
+    /// with <c>invalid_request</c> when the session is created.</summary>
+    public long MinChunkSize { get; set; } = 1;
+
+    /// <summary>Largest chunk an upload session may declare or send in one request (tus PATCH bodies are bounded by the
+    /// upload's length instead); larger ones are refused with <c>too_large</c> before the bytes arrive.</summary>
+    public long MaxChunkSize { get; set; } = 1L << 30;
+
     /// <summary>Refuse every change (uploads, deletes, moves) with <c>forbidden</c>.</summary>
     public bool ReadOnly { get; set; }
 }

@@ -2,6 +2,8 @@ using Depot.Core.Errors;
 using Depot.Protocol;
 using Depot.Server.Handlers;
 using Depot.Server.Http;
+using Depot.Server.IndexedCp;
+using Depot.Server.Tus;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -30,12 +32,24 @@ public static class DepotEndpoints
         app.MapGet(DepotRoutes.Cluster, (HttpContext c, ClusterHandlers h) => h.ListAsync(c));
         app.MapGet(DepotRoutes.Cluster + "/{bucket}", (HttpContext c, string bucket, ClusterHandlers h) => h.GetBucketAsync(c, bucket));
         app.MapPost(DepotRoutes.ShareRotate, (HttpContext c, ShareHandlers h) => h.RotateAsync(c));
+        app.MapPost(DepotRoutes.Uploads, (HttpContext c, UploadHandlers h) => h.CreateAsync(c));
+        app.MapGet(DepotRoutes.Uploads + "/{id}", (HttpContext c, string id, UploadHandlers h) => h.GetAsync(c, id));
+        app.MapPut(DepotRoutes.Uploads + "/{id}", (HttpContext c, string id, UploadHandlers h) => h.PutChunkAsync(c, id, null));
+        app.MapPut(DepotRoutes.Uploads + "/{id}/chunks/{index}", (HttpContext c, string id, string index, UploadHandlers h) => h.PutChunkAsync(c, id, index));
+        app.MapPatch(DepotRoutes.Uploads + "/{id}", (HttpContext c, string id, UploadHandlers h) => h.UpdateAsync(c, id));
+        app.MapPost(DepotRoutes.Uploads + "/{id}/complete", (HttpContext c, string id, UploadHandlers h) => h.CompleteAsync(c, id));
+        app.MapDelete(DepotRoutes.Uploads + "/{id}", (HttpContext c, string id, UploadHandlers h) => h.AbortAsync(c, id));
+        app.MapPost(DepotRoutes.Manifests, (HttpContext c, Manifests.ManifestHandlers h) => h.CreateAsync(c));
+        app.MapGet(DepotRoutes.Manifests + "/{id}", (HttpContext c, string id, Manifests.ManifestHandlers h) => h.GetAsync(c, id));
+        app.MapDelete(DepotRoutes.Manifests + "/{id}", (HttpContext c, string id, Manifests.ManifestHandlers h) => h.DeleteAsync(c, id));
 
         // Bucket and key come from the raw target (see RawKeyPath), so one catch-all serves every object route.
         // The handlers are singletons: resolved once here rather than from each request's scope.
         var handlers = new ObjectHandlers(app.ServiceProvider);
         app.Map("/v1/{bucket}/{**key}", (HttpContext context) => DispatchObjectAsync(context, handlers));
         app.Map("/v1/{bucket}", (HttpContext context) => DispatchObjectAsync(context, handlers));
+        app.MapTus();
+        app.MapIndexedCp();
         // "{**path}", not the default "{*path:nonfile}": paths that look like file names (favicon.ico) get problems too.
         app.MapFallback("{**path}", (HttpContext context) => Problems.WriteAsync(context, ErrorCodes.NotFound, $"There is no route {context.Request.Method} {context.Request.Path}; see {DepotRoutes.OpenApi}."));
         return app;

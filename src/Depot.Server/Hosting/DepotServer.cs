@@ -4,6 +4,7 @@ using Depot.Core.Paths;
 using Depot.Core.Security;
 using Depot.Core.Storage;
 using Depot.Core.Storage.FileSystem;
+using Depot.Core.Uploads;
 using Depot.Server.Auth;
 using Depot.Server.Handlers;
 using Depot.Server.Http;
@@ -13,6 +14,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -153,7 +155,28 @@ public sealed partial class DepotServer : IAsyncDisposable
         builder.Services.AddSingleton<AppenderHandlers>();
         builder.Services.AddSingleton<MetadataHandlers>();
         builder.Services.AddSingleton<ClusterHandlers>();
-        builder.Services.AddHostedService(sp => new ExpirySweeper(sp.GetRequiredService<ObjectEngine>(), options.ExpirySweepInterval, sp.GetRequiredService<ILogger<ExpirySweeper>>()));
+        builder.Services.AddHostedService(sp => new PeriodicSweeper("expired objects", ct => sp.GetRequiredService<ObjectEngine>().ReclaimExpiredAsync(500, ct), options.ExpirySweepInterval, sp.GetRequiredService<ILogger<PeriodicSweeper>>()));
+        // Upload policies, webhooks and manifests (AddDepot puts the policy pipeline in front of the engine), then the
+        // application's own additions.
+        options.WebhookDelivery.Validate(options.Webhooks);
+        builder.Services.TryAddSingleton<IUploadSessionStore>(metadata);
+        builder.Services.AddSingleton<Core.Uploads.Manifests.IManifestStore>(metadata);
+        builder.Services.AddSingleton<Core.Uploads.Manifests.IWebhookOutbox>(metadata);
+        builder.Services.AddDepot();
+        options.ConfigureServices?.Invoke(builder.Services);
+        builder.Services.AddSingleton(sp => new UploadEngine(
+            sp.GetRequiredService<ObjectEngine>(),
+            blobs,
+            metadata,
+            sp.GetRequiredService<IUploadPolicy>(),
+            new UploadEngineOptions { SessionExpiry = options.UploadSessionExpiry },
+            sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<UploadHandlers>();
+        builder.Services.AddSingleton<Tus.TusHandlers>();
+        builder.Services.AddHostedService(sp => new PeriodicSweeper("expired upload sessions", sp.GetRequiredService<UploadEngine>().ReclaimExpiredAsync, options.UploadSweepInterval, sp.GetRequiredService<ILogger<PeriodicSweeper>>()));
+        builder.Services.AddSingleton<IndexedCp.IndexedCpHandlers>();
+        builder.Services.AddSingleton<IndexedCp.IndexedCpQuietCompleter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IndexedCp.IndexedCpQuietCompleter>());
         if (options.ScanOnStart)
         {
             builder.Services.AddHostedService<StartupScan>();
@@ -280,11 +303,10 @@ internal sealed partial class StartupScan(ObjectEngine engine, ILogger<StartupSc
     private static partial void LogScanFailed(ILogger logger, Exception exception, string bucket);
 }
 
-/// <summary>Deletes expired objects in the background (they are invisible from the moment they expire).</summary>
-internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interval, ILogger<ExpirySweeper> logger) : BackgroundService
+/// <summary>Runs a reclaiming sweep in the background (expired objects, expired upload sessions): at once again while it
+/// finds work, otherwise every <paramref name="interval"/>.</summary>
+internal sealed partial class PeriodicSweeper(string what, Func<CancellationToken, Task<int>> sweep, TimeSpan interval, ILogger<PeriodicSweeper> logger) : BackgroundService
 {
-    private const int Batch = 500;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -292,10 +314,10 @@ internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interv
             var reclaimed = 0;
             try
             {
-                reclaimed = await engine.ReclaimExpiredAsync(Batch, stoppingToken);
+                reclaimed = await sweep(stoppingToken);
                 if (reclaimed > 0)
                 {
-                    LogReclaimed(logger, reclaimed);
+                    LogReclaimed(logger, reclaimed, what);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -305,7 +327,7 @@ internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interv
             catch (Exception e)
             {
                 // Whatever went wrong, the sweeper must not take the server down with it: log, and try again later.
-                LogSweepFailed(logger, e);
+                LogSweepFailed(logger, e, what);
             }
 
             // Something was reclaimed: more may be waiting, go on at once; otherwise wait for the next round.
@@ -323,9 +345,9 @@ internal sealed partial class ExpirySweeper(ObjectEngine engine, TimeSpan interv
         }
     }
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Reclaimed {Count} expired objects")]
-    private static partial void LogReclaimed(ILogger logger, int count);
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Reclaimed {Count} {What}")]
+    private static partial void LogReclaimed(ILogger logger, int count, string what);
 
-    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Reclaiming expired objects failed; will retry")]
-    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Reclaiming {What} failed; will retry")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception, string what);
 }

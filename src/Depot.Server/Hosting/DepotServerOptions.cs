@@ -53,10 +53,42 @@ public sealed class DepotServerOptions
     /// they expire; this only bounds how long their bytes stay on disk.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long an upload session may go untouched before it expires and its bytes are reclaimed.</summary>
+    public TimeSpan UploadSessionExpiry { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How often expired upload sessions are looked for.</summary>
+    public TimeSpan UploadSweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The tus endpoint at <c>/tus/</c>: default bucket and maximum upload size.</summary>
+    public Tus.TusOptions Tus { get; set; } = new();
+
     /// <summary>Metadata limits applied to buckets that do not set their own.</summary>
     public int MaxMetadataNameBytes { get; set; } = 64;
 
     public int MaxMetadataValueBytes { get; set; } = 256;
+
+    /// <summary>Chunk-size range for upload sessions, applied to buckets that do not set their own (see
+    /// <see cref="BucketOptions.MinChunkSize"/>).</summary>
+    public long MinChunkSize { get; set; } = 1;
+
+    public long MaxChunkSize { get; set; } = 1L << 30;
+
+    /// <summary>The IndexedCP door (<c>POST /upload</c>): target bucket and prefix, name mapping, completion (docs/indexedcp.md).</summary>
+    public IndexedCp.IndexedCpOptions IndexedCp { get; set; } = new();
+
+    /// <summary>Endpoints that receive upload events as signed webhook POSTs (docs/uploads-policy.md). <c>depot serve
+    /// --webhook URL</c> adds one with the secret from <c>DEPOT_WEBHOOK_SECRET</c>.</summary>
+    public List<Webhooks.WebhookEndpoint> Webhooks { get; set; } = [];
+
+    /// <summary>Retries, timeouts and polling of webhook delivery.</summary>
+    public Webhooks.WebhookDeliveryOptions WebhookDelivery { get; set; } = new();
+
+    /// <summary>Most files in one manifest (<c>POST /v1/_manifests</c>).</summary>
+    public int MaxManifestFiles { get; set; } = 10_000;
+
+    /// <summary>Adds to the server's services after its own (upload policies: <c>services.AddDepot().AddUploadPolicy&lt;T&gt;()</c>).
+    /// Code only: configuration files never set it.</summary>
+    public Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? ConfigureServices { get; set; }
 
     /// <summary>How long shutdown waits for requests in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -89,6 +121,8 @@ public sealed class DepotServerOptions
         MaxKeyLength = bucket.MaxKeyLength ?? MaxKeyLength,
         MaxMetadataNameBytes = bucket.MaxMetadataNameBytes ?? MaxMetadataNameBytes,
         MaxMetadataValueBytes = bucket.MaxMetadataValueBytes ?? MaxMetadataValueBytes,
+        MinChunkSize = bucket.MinChunkSize ?? MinChunkSize,
+        MaxChunkSize = bucket.MaxChunkSize ?? MaxChunkSize,
         ReadOnly = bucket.ReadOnly,
     };
 }
@@ -105,6 +139,10 @@ public sealed class BucketConfig
     public int? MaxMetadataValueBytes { get; set; }
 
     public int? MaxKeyLength { get; set; }
+
+    public long? MinChunkSize { get; set; }
+
+    public long? MaxChunkSize { get; set; }
 
     public bool ReadOnly { get; set; }
 }

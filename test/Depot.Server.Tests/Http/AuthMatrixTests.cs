@@ -228,13 +228,15 @@ public sealed class AuthMatrixTests
     [Fact]
     public async Task ExpiringKey_AfterItsExpiry_IsRefused()
     {
-        await using var m = await Matrix.StartAsync();
-        var key = await m.Server.CreateKeyAsync(["read"], expires: DateTimeOffset.UtcNow.AddSeconds(1.5));
+        // The server's clock, not the wall clock: a slow machine must not let the key expire before the first request.
+        var clock = new TestClock();
+        await using var m = await Matrix.StartAsync(clock: clock);
+        var key = await m.Server.CreateKeyAsync(["read"], expires: clock.GetUtcNow().AddSeconds(60));
         using var client = m.Server.CreateClient(key.Token);
         using var before = await client.GetAsync("v1/default/allowed/x.txt", Ct);
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
 
-        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        clock.Advance(TimeSpan.FromSeconds(61));
         using var after = await client.GetAsync("v1/default/allowed/x.txt", Ct);
 
         await Problem.AssertAsync(after, HttpStatusCode.Unauthorized, "unauthorized");
@@ -340,10 +342,15 @@ public sealed class AuthMatrixTests
 
         private string SecondDirectory => Path.Combine(Server.RootDirectory, "buckets", "second");
 
-        public static async Task<Matrix> StartAsync(bool anonymousRead = false)
+        public static async Task<Matrix> StartAsync(bool anonymousRead = false, TestClock? clock = null)
         {
             var server = await DepotTestServer.StartAsync(configure: (o, root) =>
             {
+                if (clock is not null)
+                {
+                    o.Time = clock;
+                }
+
                 o.Buckets["second"] = new BucketConfig { Path = DepotTestServer.BucketDirectory(root, "second") };
                 o.AnonymousRead = anonymousRead;
             });

@@ -626,7 +626,7 @@ public sealed class KeyValueApiTests
         Assert.Equal([1, 2, 3], await server.Client.GetByteArrayAsync(Kv + "swept/long", Ct));
         Assert.Equal([1, 2, 3], await server.Client.GetByteArrayAsync(Kv + "swept/forever", Ct));
         Assert.True(await server.WaitForLogsAsync(logs => logs.Any(l => l.EventId.Id == 20)), "no 'Reclaimed' log line");
-        Assert.DoesNotContain(server.Logs, l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && l.Category.Contains("ExpirySweeper", StringComparison.Ordinal));
+        Assert.DoesNotContain(server.Logs, l => l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && l.Category.Contains("PeriodicSweeper", StringComparison.Ordinal));
 
         // Reclaiming is invisible to clients: the key was already gone and can be created again.
         using var created = await PutAsync(server.Client, Kv + "swept/short", [4], ("If-None-Match", "*"));

@@ -14,7 +14,7 @@ namespace Depot.Core.Storage.FileSystem;
 /// crosses a link is treated as absent, and listings skip links. The staging folder is emptied when the store opens,
 /// which reclaims whatever a crash left behind (invariant 3).
 /// </remarks>
-public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace, IBlobVersionProbe
+public sealed partial class FileSystemBlobStore : IBlobStore, IStorageSpace, IBlobVersionProbe, IUploadStaging
 {
     internal const string StateFolder = ObjectKey.ReservedRootSegment;
     private const string TempFolder = "tmp";
