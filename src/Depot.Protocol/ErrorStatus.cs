@@ -28,6 +28,7 @@ public static class ErrorStatus
         ErrorCodes.UploadExpired => 410,
         ErrorCodes.UploadIncomplete => 409,
         ErrorCodes.OffsetMismatch => 409,
+        ErrorCodes.UnsupportedMediaType => 415,
         _ => 500,
     };
 
@@ -54,6 +55,7 @@ public static class ErrorStatus
         ErrorCodes.UploadExpired => "Upload expired",
         ErrorCodes.UploadIncomplete => "Upload incomplete",
         ErrorCodes.OffsetMismatch => "Offset mismatch",
+        ErrorCodes.UnsupportedMediaType => "Unsupported media type",
         _ => "Internal error",
     };
 }

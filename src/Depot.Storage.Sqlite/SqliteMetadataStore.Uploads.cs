@@ -14,8 +14,8 @@ public sealed partial class SqliteMetadataStore
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            INSERT INTO upload_sessions (id, bucket, key, protocol, state, manifest_id, created_ticks, updated_ticks, expires_ticks, document)
-            VALUES ($id, $b, $k, $protocol, $state, $manifest, $created, $updated, $expires, $document)
+            INSERT INTO upload_sessions (id, bucket, key, requested_key, protocol, state, manifest_id, created_ticks, updated_ticks, expires_ticks, document)
+            VALUES ($id, $b, $k, $requested, $protocol, $state, $manifest, $created, $updated, $expires, $document)
             """;
         BindSession(command, session);
         command.ExecuteNonQuery();
@@ -26,7 +26,7 @@ public sealed partial class SqliteMetadataStore
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            UPDATE upload_sessions SET bucket = $b, key = $k, protocol = $protocol, state = $state, manifest_id = $manifest,
+            UPDATE upload_sessions SET bucket = $b, key = $k, requested_key = $requested, protocol = $protocol, state = $state, manifest_id = $manifest,
                 created_ticks = $created, updated_ticks = $updated, expires_ticks = $expires, document = $document
             WHERE id = $id
             """;
@@ -48,7 +48,7 @@ public sealed partial class SqliteMetadataStore
 
     public async Task<UploadSession?> FindLatestAsync(string protocol, string bucket, string key, CancellationToken cancellationToken) =>
         (await QuerySessionsAsync(
-            $"SELECT {SessionColumns} FROM upload_sessions WHERE protocol = $p AND bucket = $b AND key = $k ORDER BY created_ticks DESC LIMIT 1",
+            $"SELECT {SessionColumns} FROM upload_sessions WHERE protocol = $p AND bucket = $b AND requested_key = $k ORDER BY created_ticks DESC LIMIT 1",
             c =>
             {
                 c.Parameters.AddWithValue("$p", protocol);
@@ -105,6 +105,7 @@ public sealed partial class SqliteMetadataStore
         command.Parameters.AddWithValue("$id", session.Id);
         command.Parameters.AddWithValue("$b", session.Bucket);
         command.Parameters.AddWithValue("$k", session.Key);
+        command.Parameters.AddWithValue("$requested", (object?)session.RequestedKey ?? DBNull.Value);
         command.Parameters.AddWithValue("$protocol", session.Protocol);
         command.Parameters.AddWithValue("$state", (int)session.State);
         command.Parameters.AddWithValue("$manifest", (object?)session.ManifestId ?? DBNull.Value);
@@ -121,6 +122,7 @@ internal sealed class SessionDocument
     public string Id { get; set; } = "";
     public string Bucket { get; set; } = "";
     public string Key { get; set; } = "";
+    public string? RequestedKey { get; set; }
     public long? Length { get; set; }
     public long? ChunkSize { get; set; }
     // Digests as hex: readable in the database, and no byte[] round-trip surprises.
@@ -148,6 +150,7 @@ internal sealed class SessionDocument
         Id = s.Id,
         Bucket = s.Bucket,
         Key = s.Key,
+        RequestedKey = s.RequestedKey,
         Length = s.Length,
         ChunkSize = s.ChunkSize,
         Sha256 = s.ExpectedSha256 is { } sha ? Convert.ToHexStringLower(sha) : null,
@@ -183,6 +186,7 @@ internal sealed class SessionDocument
             Id = Id,
             Bucket = Bucket,
             Key = Key,
+            RequestedKey = RequestedKey,
             Length = Length,
             ChunkSize = ChunkSize,
             ExpectedSha256 = string.IsNullOrEmpty(Sha256) ? null : Convert.FromHexString(Sha256),

@@ -147,6 +147,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore, 
                     id TEXT PRIMARY KEY,
                     bucket TEXT NOT NULL,
                     key TEXT NOT NULL,
+                    requested_key TEXT,
                     protocol TEXT NOT NULL,
                     state INTEGER NOT NULL,
                     manifest_id TEXT,
@@ -155,7 +156,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore, 
                     expires_ticks INTEGER NOT NULL,
                     document TEXT NOT NULL
                 );
-                CREATE INDEX IF NOT EXISTS upload_sessions_by_key ON upload_sessions (protocol, bucket, key, created_ticks);
+                CREATE INDEX IF NOT EXISTS upload_sessions_by_key ON upload_sessions (protocol, bucket, requested_key, created_ticks);
                 CREATE INDEX IF NOT EXISTS upload_sessions_by_expiry ON upload_sessions (expires_ticks);
                 CREATE INDEX IF NOT EXISTS upload_sessions_by_manifest ON upload_sessions (manifest_id) WHERE manifest_id IS NOT NULL;
                 CREATE TABLE IF NOT EXISTS manifests (

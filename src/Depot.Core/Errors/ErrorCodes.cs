@@ -37,6 +37,9 @@ public static class ErrorCodes
     /// <summary>Completing an upload session that still misses bytes (or whose length was never declared).</summary>
     public const string UploadIncomplete = "upload_incomplete";
 
+    /// <summary>A body of a media type the endpoint does not take (tus PATCH without application/offset+octet-stream).</summary>
+    public const string UnsupportedMediaType = "unsupported_media_type";
+
     /// <summary>A chunk that must continue an upload (tus) but starts elsewhere than where the received bytes end.</summary>
     public const string OffsetMismatch = "offset_mismatch";
 }

@@ -13,7 +13,8 @@ public interface IUploadSessionStore
 
     Task DeleteSessionAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>The newest session (open or completed) of a protocol for a bucket and key, e.g. the IndexedCP upload of a name.</summary>
+    /// <summary>The newest session (open or completed) of a protocol for a bucket and the key the client asked for
+    /// (<see cref="UploadSession.RequestedKey"/>), e.g. the IndexedCP upload of a name, wherever the policy put it.</summary>
     Task<UploadSession?> FindLatestAsync(string protocol, string bucket, string key, CancellationToken cancellationToken);
 
     /// <summary>Up to <paramref name="limit"/> sessions that expired at or before <paramref name="now"/>.</summary>

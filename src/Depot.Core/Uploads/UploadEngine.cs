@@ -178,6 +178,16 @@ public sealed partial class UploadEngine
                 return DepotError.Conflict($"'{key}' is a directory; an upload cannot replace it.");
             }
 
+            // A file where one of the key's directories must be: refused now rather than after every byte has arrived
+            // (publication checks again).
+            for (var parent = key.Parent; parent is { IsRoot: false }; parent = parent.Parent)
+            {
+                if (await _blobs.StatAsync(declaration.Bucket, parent, cancellationToken) is { IsDirectory: false })
+                {
+                    return DepotError.Conflict($"'{parent}' is a file; an upload cannot go below it.");
+                }
+            }
+
             if (createOnly && await _objects.CheckPreconditionAsync(declaration.Bucket, key, new WritePrecondition.MustNotExist(), lockHeld: false, cancellationToken) is { IsSuccess: false } exists)
             {
                 return exists.Error!;
@@ -195,6 +205,7 @@ public sealed partial class UploadEngine
             Id = NewSessionId(),
             Bucket = declaration.Bucket,
             Key = key.Value,
+            RequestedKey = declaration.Key?.Value,
             Length = declaration.Length,
             ChunkSize = declaration.ChunkSize,
             ExpectedSha256 = declaration.ExpectedSha256,
@@ -228,7 +239,7 @@ public sealed partial class UploadEngine
             return DepotError.NotFound($"There is no upload session '{id}'.");
         }
 
-        var session = await _sessions.GetSessionAsync(id, cancellationToken) is { } loaded ? loaded with { ExpectedSha256 = loaded.ExpectedSha256 is { Length: > 0 } a ? a : null, ExpectedMd5 = loaded.ExpectedMd5 is { Length: > 0 } b ? b : null } : null;
+        var session = Normalize(await _sessions.GetSessionAsync(id, cancellationToken));
         if (session is null)
         {
             return DepotError.NotFound($"There is no upload session '{id}'.");
@@ -248,7 +259,7 @@ public sealed partial class UploadEngine
     /// <c>too_large</c> (past the declared length or the bucket's limit), <c>invalid_request</c> (body shorter than
     /// declared), <c>checksum_mismatch</c> (chunk checksum: nothing recorded).</returns>
     public Task<Result<ChunkWritten>> WriteAsync(string id, long offset, Stream body, ChunkOptions options, CancellationToken cancellationToken) =>
-        WriteCoreAsync(id, offset, body, options, exactLength: null, cancellationToken);
+        WriteCoreAsync(id, offset, body, options, exactLength: null, maxLength: null, cancellationToken);
 
     /// <summary>Writes chunk number <paramref name="index"/> of a session with a <see cref="UploadSession.ChunkSize"/>. Every
     /// chunk but the last must be exactly that size.</summary>
@@ -272,6 +283,7 @@ public sealed partial class UploadEngine
 
         var offset = index * size;
         long? exact = null;
+        long? most = null;
         if (session.Length is { } length)
         {
             var count = length == 0 ? 0 : ((length - 1) / size) + 1;
@@ -282,13 +294,24 @@ public sealed partial class UploadEngine
 
             exact = Math.Min(size, length - offset);
         }
+        else
+        {
+            // Deferred length: any chunk may be the (shorter) last one, but none may be longer than the chunk size, or it
+            // would spill into the next chunk's range.
+            most = size;
+        }
 
         if (exact is { } want && options.ExpectedLength is { } sent && sent != want)
         {
             return DepotError.InvalidRequest($"Chunk {index} must be {want} bytes; the request declares {sent}.");
         }
 
-        return await WriteCoreAsync(id, offset, body, options, exact, cancellationToken);
+        if (most is { } atMost && options.ExpectedLength is { } sentLength && sentLength > atMost)
+        {
+            return DepotError.InvalidRequest($"Chunk {index} can be at most {atMost} bytes (the chunk size); the request declares {sentLength}.");
+        }
+
+        return await WriteCoreAsync(id, offset, body, options, exact, most, cancellationToken);
     }
 
     /// <summary>Writes chunk number <paramref name="index"/> of a session whose chunk size nobody declared (IndexedCP): the
@@ -356,7 +379,7 @@ public sealed partial class UploadEngine
             return DepotError.Conflict($"Chunk {index} lies past the end of the file ({known} bytes, fixed by its short last chunk).");
         }
 
-        var written = await WriteCoreAsync(id, index * size, body, new ChunkOptions { ExpectedLength = length }, exactLength: length, cancellationToken);
+        var written = await WriteCoreAsync(id, index * size, body, new ChunkOptions { ExpectedLength = length }, exactLength: length, maxLength: null, cancellationToken);
         if (!written.TryGetValue(out var result, out error))
         {
             return error;
@@ -401,7 +424,7 @@ public sealed partial class UploadEngine
 
         // A chunk longer than the chunk size learnt so far: that size came from the short last chunk, which arrived first.
         // That is consistent only if it is the one chunk received; it is then moved to where it belongs.
-        if (session.Received is not [var only] || only.Length > size || only.Start % size != 0 || session.Length is null)
+        if (session.Received is not [var only] || only.Length > size || only.Start % size != 0)
         {
             return DepotError.Conflict($"Chunk {index} is {length} bytes, but earlier chunks of this file were {size}: every chunk but the last must have the same size.");
         }
@@ -486,7 +509,9 @@ public sealed partial class UploadEngine
         return session;
     }
 
-    private async Task<Result<ChunkWritten>> WriteCoreAsync(string id, long offset, Stream body, ChunkOptions options, long? exactLength, CancellationToken cancellationToken)
+    /// <param name="exactLength">The size the chunk must have (a chunk by index of a session with a length).</param>
+    /// <param name="maxLength">The size the chunk may have at most (a chunk by index of a deferred-length session).</param>
+    private async Task<Result<ChunkWritten>> WriteCoreAsync(string id, long offset, Stream body, ChunkOptions options, long? exactLength, long? maxLength, CancellationToken cancellationToken)
     {
         if (offset < 0)
         {
@@ -507,9 +532,17 @@ public sealed partial class UploadEngine
         var limits = _objects.Buckets.Find(session.Bucket)!;
         var limitEnd = session.Length ?? limits.MaxObjectSize;
         var maxChunk = session.Protocol == UploadProtocols.Tus ? long.MaxValue : limits.MaxChunkSize;
+        if (offset > limitEnd)
+        {
+            // Also keeps offset + length below long.MaxValue in what follows.
+            return DepotError.TooLarge(session.Length is { } length
+                ? $"Offset {offset} lies past the upload's length of {length} bytes."
+                : $"Offset {offset} lies past the largest object bucket '{session.Bucket}' allows ({limits.MaxObjectSize}).");
+        }
+
         if (options.ExpectedLength is { } declared)
         {
-            if (offset + declared > limitEnd)
+            if (declared > limitEnd - offset)
             {
                 return DepotError.TooLarge(session.Length is { } length
                     ? $"{declared} bytes at offset {offset} go past the upload's length of {length} bytes."
@@ -533,7 +566,9 @@ public sealed partial class UploadEngine
         }
 
         var runtime = Runtime(session);
-        var reservedEnd = options.ExpectedLength is { } n ? offset + n : limitEnd;
+        // The range this write may touch: the declared body, the chunk's size, or (streamed, by offset) up to the end. A
+        // chunk by index without a Content-Length reserves only its own chunk, so such chunks still run in parallel.
+        var reservedEnd = (options.ExpectedLength ?? exactLength ?? maxLength) is { } n ? offset + Math.Min(n, limitEnd - offset) : limitEnd;
         using var reservation = await runtime.ReserveAsync(offset, Math.Max(reservedEnd, offset + 1), cancellationToken);
 
         // Read again under the reservation: a write that overlapped may have just recorded its bytes.
@@ -553,6 +588,16 @@ public sealed partial class UploadEngine
             return OffsetMismatch(session, offset);
         }
 
+        // The length may have been declared since the first look.
+        limitEnd = session.Length ?? limits.MaxObjectSize;
+        if (offset > limitEnd)
+        {
+            return DepotError.TooLarge($"Offset {offset} lies past the upload's length of {limitEnd} bytes.");
+        }
+
+        // A chunk never writes outside the range it reserved: not past its declared body, its chunk size, or the bucket's
+        // chunk limit (a body longer than its Content-Length would otherwise overwrite bytes another request just wrote).
+        var cap = Math.Min(maxChunk, Math.Min(exactLength ?? long.MaxValue, Math.Min(maxLength ?? long.MaxValue, options.ExpectedLength ?? long.MaxValue)));
         using var checksum = options.ChecksumAlgorithm is { } name ? IncrementalHash.CreateHash(name switch
         {
             "sha1" => HashAlgorithmName.SHA1,
@@ -595,13 +640,15 @@ public sealed partial class UploadEngine
                         break;
                     }
 
-                    if (position + read > limitEnd || position - offset + read > maxChunk || (exactLength is { } exact && position - offset + read > exact))
+                    if (position + read > limitEnd || position - offset + read > cap)
                     {
                         failure = position + read > limitEnd
                             ? DepotError.TooLarge(session.Length is { } length
                                 ? $"The body goes past the upload's length of {length} bytes; nothing past it was stored."
                                 : $"The body goes past the largest object bucket '{session.Bucket}' allows ({limits.MaxObjectSize}).")
-                            : DepotError.TooLarge($"The chunk is longer than {(exactLength ?? maxChunk)} bytes.");
+                            : options.ExpectedLength is { } promised && position - offset + read > promised
+                                ? DepotError.InvalidRequest($"The body is longer than the {promised} bytes declared; nothing was recorded.")
+                                : DepotError.TooLarge($"The chunk is longer than {cap} bytes.");
                         break;
                     }
 
@@ -671,10 +718,17 @@ public sealed partial class UploadEngine
         UploadSession updated;
         using (await _sessionLocks.AcquireAsync(id, CancellationToken.None))
         {
-            var current = await _sessions.GetSessionAsync(id, CancellationToken.None);
+            var current = Normalize(await _sessions.GetSessionAsync(id, CancellationToken.None));
             if (current is null || current.State != UploadState.Open)
             {
                 return DepotError.NotFound($"Upload session '{id}' was aborted or completed while the chunk arrived.");
+            }
+
+            // The length may have been declared while the body streamed (deferred length): bytes past it are refused, or
+            // the session would hold more than its length and never complete.
+            if (current.Length is { } declaredMeanwhile && position > declaredMeanwhile)
+            {
+                return DepotError.TooLarge($"The upload's length was declared as {declaredMeanwhile} bytes while this chunk arrived; it goes to {position}. Nothing was recorded.");
             }
 
             var now = _time.GetUtcNow();
@@ -807,6 +861,11 @@ public sealed partial class UploadEngine
             };
         }
 
+        // Chunks still streaming past the length (the length of a deferred-length session was declared while they arrived)
+        // write through a handle on the staged file, which is the published file once renamed: wait for them to end (they
+        // are then refused). Chunks inside the length can only compare bytes that have all arrived: no need to wait.
+        var runtime = Runtime(session);
+        using var pastTheEnd = await runtime.ReserveAsync(length, long.MaxValue, cancellationToken);
         await using var file = await _staging.OpenUploadAsync(session.Bucket, id, create: length == 0, cancellationToken);
         if (file is null)
         {
@@ -820,7 +879,6 @@ public sealed partial class UploadEngine
             return DepotError.Conflict($"The staged bytes of upload session '{id}' are gone; abort it and upload again.");
         }
 
-        var runtime = Runtime(session);
         await runtime.AdvanceAsync(file, length, cancellationToken);
         var (sha256, md5, appenderState) = await runtime.FinishAsync(length, cancellationToken);
         if (session.ExpectedSha256 is { } wantSha && !CryptographicOperations.FixedTimeEquals(wantSha, sha256))
@@ -1050,10 +1108,11 @@ public sealed partial class UploadEngine
         DropRuntime(session.Id);
     }
 
-    /// <summary>The newest session of a protocol for a key (open or completed, not expired), or null.</summary>
+    /// <summary>The newest session of a protocol for the key a client asked for (open or completed, not expired; wherever
+    /// the policy put it), or null.</summary>
     public async Task<UploadSession?> FindLatestAsync(string protocol, string bucket, string key, CancellationToken cancellationToken)
     {
-        var latest = await _sessions.FindLatestAsync(protocol, bucket, key, cancellationToken);
+        var latest = Normalize(await _sessions.FindLatestAsync(protocol, bucket, key, cancellationToken));
         return latest is null || latest.IsExpiredAt(_time.GetUtcNow()) ? null : latest;
     }
 
@@ -1142,6 +1201,18 @@ public sealed partial class UploadEngine
             System.Diagnostics.Trace.TraceWarning($"An upload policy notification failed: {e.Message}");
         }
     }
+
+    /// <summary>A declared checksum is never empty (creation checks its size): an empty one read back from a store means
+    /// none. (System.Text.Json's source generator writes a null <c>byte[]</c> as <c>""</c>, dotnet/runtime#129833, which
+    /// reads back as an empty array.)</summary>
+    private static UploadSession? Normalize(UploadSession? session) =>
+        session is { ExpectedSha256.Length: 0 } or { ExpectedMd5.Length: 0 }
+            ? session with
+            {
+                ExpectedSha256 = session.ExpectedSha256 is { Length: > 0 } sha ? sha : null,
+                ExpectedMd5 = session.ExpectedMd5 is { Length: > 0 } md5 ? md5 : null,
+            }
+            : session;
 
     private SessionRuntime Runtime(UploadSession session) =>
         _runtimes.GetOrAdd(session.Id, static (_, s) => new SessionRuntime(s.ExpectedMd5 is not null, s.Appendable), session);

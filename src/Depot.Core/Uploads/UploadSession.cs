@@ -90,6 +90,9 @@ public sealed record UploadSession
     /// <summary>The key the object is published at (decided at creation: requested, assigned, or chosen by policy).</summary>
     public required string Key { get; init; }
 
+    /// <summary>The key the client asked for (before the policy chose another); null for a server-assigned id.</summary>
+    public string? RequestedKey { get; init; }
+
     public long? Length { get; init; }
 
     public long? ChunkSize { get; init; }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Depot.Core.Errors;
 using Depot.Protocol;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Depot.Server.Http;
 
@@ -10,9 +11,12 @@ public static class Problems
 {
     public const string ContentType = "application/problem+json";
 
-    public static Task WriteAsync(HttpContext context, DepotError error)
+    /// <param name="status">The status to answer with instead of the code's own (protocols that prescribe another, e.g.
+    /// tus's 460 for a checksum mismatch); the body keeps the code.</param>
+    public static Task WriteAsync(HttpContext context, DepotError error, int? status = null)
     {
-        var status = ErrorStatus.For(error.Code);
+        var ownStatus = ErrorStatus.For(error.Code);
+        var statusCode = status ?? ownStatus;
         if (context.Response.HasStarted)
         {
             context.Abort(); // too late for a problem body: make the failure visible to the client
@@ -22,17 +26,17 @@ public static class Problems
         // Not Response.Clear(): headers set on purpose before the error (Retry-After, Content-Range, Allow) must stay.
         context.Response.ContentLength = null;
         context.Response.Headers.ContentDisposition = default;
-        context.Response.StatusCode = status;
+        context.Response.StatusCode = statusCode;
         context.Response.ContentType = ContentType;
-        if (status == StatusCodes.Status401Unauthorized)
+        if (statusCode == StatusCodes.Status401Unauthorized)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"depot\"";
         }
 
         var problem = new ProblemDto
         {
-            Title = ErrorStatus.Title(error.Code),
-            Status = status,
+            Title = statusCode == ownStatus ? ErrorStatus.Title(error.Code) : ReasonPhrases.GetReasonPhrase(statusCode) is { Length: > 0 } phrase ? phrase : ErrorStatus.Title(error.Code),
+            Status = statusCode,
             Detail = error.Message,
             Instance = context.Request.Path.Value,
             Code = error.Code,

@@ -65,7 +65,7 @@ public sealed partial class TusHandlers
             && (request.ContentType is not null || request.ContentLength > 0);
         if (hasBody && !TusProtocol.IsOffsetOctetStream(request.ContentType))
         {
-            await TusProblems.WriteAsync(context, ErrorCodes.InvalidRequest, $"Upload data sent with the creation request must be 'Content-Type: {TusProtocol.OffsetOctetStream}'.", StatusCodes.Status415UnsupportedMediaType);
+            await TusProblems.WriteAsync(context, ErrorCodes.UnsupportedMediaType, $"Upload data sent with the creation request must be 'Content-Type: {TusProtocol.OffsetOctetStream}'.");
             return;
         }
 

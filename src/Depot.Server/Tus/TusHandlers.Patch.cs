@@ -24,7 +24,7 @@ public sealed partial class TusHandlers
         // a 415 Unsupported Media Type status."
         if (!TusProtocol.IsOffsetOctetStream(request.ContentType))
         {
-            await TusProblems.WriteAsync(context, ErrorCodes.InvalidRequest, $"PATCH bodies must be sent as 'Content-Type: {TusProtocol.OffsetOctetStream}'.", StatusCodes.Status415UnsupportedMediaType);
+            await TusProblems.WriteAsync(context, ErrorCodes.UnsupportedMediaType, $"PATCH bodies must be sent as 'Content-Type: {TusProtocol.OffsetOctetStream}'.");
             return;
         }
 

@@ -383,7 +383,7 @@ public sealed class TusProtocolTests
 
         using var response = await server.Client.SendAsync(request, Ct);
 
-        await Problem.AssertAsync(response, HttpStatusCode.UnsupportedMediaType, "invalid_request");
+        await Problem.AssertAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
         Assert.Equal(0, await OffsetAsync(server.Client, location));
     }
 
@@ -624,7 +624,7 @@ public sealed class TusProtocolTests
 
         using var response = await server.Client.SendAsync(request, Ct);
 
-        await Problem.AssertAsync(response, HttpStatusCode.UnsupportedMediaType, "invalid_request");
+        await Problem.AssertAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
         Assert.Null(response.Headers.Location);
     }
 
