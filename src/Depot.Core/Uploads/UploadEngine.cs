@@ -3,8 +3,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Depot.Core.Engine;
 using Depot.Core.Errors;
-using Depot.Core.Model;
 using Depot.Core.Ids;
+using Depot.Core.Model;
 using Depot.Core.Paths;
 using Depot.Core.Storage;
 
@@ -239,7 +239,7 @@ public sealed partial class UploadEngine
             return DepotError.NotFound($"There is no upload session '{id}'.");
         }
 
-        var session = Normalize(await _sessions.GetSessionAsync(id, cancellationToken));
+        var session = await _sessions.GetSessionAsync(id, cancellationToken);
         if (session is null)
         {
             return DepotError.NotFound($"There is no upload session '{id}'.");
@@ -350,36 +350,45 @@ public sealed partial class UploadEngine
 
         var runtime = Runtime(session);
         // Learning or correcting the chunk size moves data and changes the session's shape: only with the whole session to
-        // itself. The usual chunk (size already known and matching) takes only its own range below.
-        if (session.ChunkSize is null || length > session.ChunkSize)
+        // itself, and kept through this chunk's write, so that no other chunk can reshape the session before the bytes that
+        // taught it the size are in. The usual chunk (size already known and matching) takes only its own range.
+        Result<ChunkWritten> written;
+        IDisposable? whole = null;
+        try
         {
-            using (await runtime.ReserveAsync(0, long.MaxValue, cancellationToken))
+            if (session.ChunkSize is null || length > session.ChunkSize)
             {
+                whole = await runtime.ReserveAsync(0, long.MaxValue, cancellationToken);
                 var shaped = await ShapeInferredAsync(id, index, length, cancellationToken);
                 if (!shaped.TryGetValue(out session, out error))
                 {
                     return error;
                 }
             }
-        }
 
-        var size = session.ChunkSize!.Value;
-        if (length < size)
-        {
-            // The short chunk is the last: it fixes the length (once, consistently).
-            var fixedLength = (index * size) + length;
-            var declared = await DeclareLengthCoreAsync(id, fixedLength, $"Chunk {index} of {length} bytes would make the file {fixedLength} bytes long, but ", cancellationToken);
-            if (!declared.TryGetValue(out session, out error))
+            var size = session.ChunkSize!.Value;
+            if (length < size)
             {
-                return error;
+                // The short chunk is the last: it fixes the length (once, consistently).
+                var fixedLength = (index * size) + length;
+                var declared = await DeclareLengthCoreAsync(id, fixedLength, $"Chunk {index} of {length} bytes would make the file {fixedLength} bytes long, but ", cancellationToken);
+                if (!declared.TryGetValue(out session, out error))
+                {
+                    return error;
+                }
             }
+            else if (session.Length is { } known && (index * size) + length > known)
+            {
+                return DepotError.Conflict($"Chunk {index} lies past the end of the file ({known} bytes, fixed by its short last chunk).");
+            }
+
+            written = await WriteCoreAsync(id, index * size, body, new ChunkOptions { ExpectedLength = length }, exactLength: length, maxLength: null, cancellationToken, reserved: whole is not null);
         }
-        else if (session.Length is { } known && (index * size) + length > known)
+        finally
         {
-            return DepotError.Conflict($"Chunk {index} lies past the end of the file ({known} bytes, fixed by its short last chunk).");
+            whole?.Dispose();
         }
 
-        var written = await WriteCoreAsync(id, index * size, body, new ChunkOptions { ExpectedLength = length }, exactLength: length, maxLength: null, cancellationToken);
         if (!written.TryGetValue(out var result, out error))
         {
             return error;
@@ -511,7 +520,8 @@ public sealed partial class UploadEngine
 
     /// <param name="exactLength">The size the chunk must have (a chunk by index of a session with a length).</param>
     /// <param name="maxLength">The size the chunk may have at most (a chunk by index of a deferred-length session).</param>
-    private async Task<Result<ChunkWritten>> WriteCoreAsync(string id, long offset, Stream body, ChunkOptions options, long? exactLength, long? maxLength, CancellationToken cancellationToken)
+    /// <param name="reserved">The caller holds a reservation of the whole session (an IndexedCP chunk that shaped it).</param>
+    private async Task<Result<ChunkWritten>> WriteCoreAsync(string id, long offset, Stream body, ChunkOptions options, long? exactLength, long? maxLength, CancellationToken cancellationToken, bool reserved = false)
     {
         if (offset < 0)
         {
@@ -569,7 +579,7 @@ public sealed partial class UploadEngine
         // The range this write may touch: the declared body, the chunk's size, or (streamed, by offset) up to the end. A
         // chunk by index without a Content-Length reserves only its own chunk, so such chunks still run in parallel.
         var reservedEnd = (options.ExpectedLength ?? exactLength ?? maxLength) is { } n ? offset + Math.Min(n, limitEnd - offset) : limitEnd;
-        using var reservation = await runtime.ReserveAsync(offset, Math.Max(reservedEnd, offset + 1), cancellationToken);
+        using var reservation = reserved ? null : await runtime.ReserveAsync(offset, Math.Max(reservedEnd, offset + 1), cancellationToken);
 
         // Read again under the reservation: a write that overlapped may have just recorded its bytes.
         found = await GetAsync(id, cancellationToken);
@@ -718,7 +728,7 @@ public sealed partial class UploadEngine
         UploadSession updated;
         using (await _sessionLocks.AcquireAsync(id, CancellationToken.None))
         {
-            var current = Normalize(await _sessions.GetSessionAsync(id, CancellationToken.None));
+            var current = await _sessions.GetSessionAsync(id, CancellationToken.None);
             if (current is null || current.State != UploadState.Open)
             {
                 return DepotError.NotFound($"Upload session '{id}' was aborted or completed while the chunk arrived.");
@@ -1112,7 +1122,7 @@ public sealed partial class UploadEngine
     /// the policy put it), or null.</summary>
     public async Task<UploadSession?> FindLatestAsync(string protocol, string bucket, string key, CancellationToken cancellationToken)
     {
-        var latest = Normalize(await _sessions.FindLatestAsync(protocol, bucket, key, cancellationToken));
+        var latest = await _sessions.FindLatestAsync(protocol, bucket, key, cancellationToken);
         return latest is null || latest.IsExpiredAt(_time.GetUtcNow()) ? null : latest;
     }
 
@@ -1201,18 +1211,6 @@ public sealed partial class UploadEngine
             System.Diagnostics.Trace.TraceWarning($"An upload policy notification failed: {e.Message}");
         }
     }
-
-    /// <summary>A declared checksum is never empty (creation checks its size): an empty one read back from a store means
-    /// none. (System.Text.Json's source generator writes a null <c>byte[]</c> as <c>""</c>, dotnet/runtime#129833, which
-    /// reads back as an empty array.)</summary>
-    private static UploadSession? Normalize(UploadSession? session) =>
-        session is { ExpectedSha256.Length: 0 } or { ExpectedMd5.Length: 0 }
-            ? session with
-            {
-                ExpectedSha256 = session.ExpectedSha256 is { Length: > 0 } sha ? sha : null,
-                ExpectedMd5 = session.ExpectedMd5 is { Length: > 0 } md5 ? md5 : null,
-            }
-            : session;
 
     private SessionRuntime Runtime(UploadSession session) =>
         _runtimes.GetOrAdd(session.Id, static (_, s) => new SessionRuntime(s.ExpectedMd5 is not null, s.Appendable), session);

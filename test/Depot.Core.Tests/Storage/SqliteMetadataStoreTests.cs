@@ -31,10 +31,10 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
     // ---- frozen format ----
 
     [Fact]
-    public async Task Initialize_NewDatabase_HasSchemaVersion2()
+    public async Task Initialize_NewDatabase_HasSchemaVersion3()
     {
-        Assert.Equal(2, SqliteMetadataStore.SchemaVersion);
-        Assert.Equal(2L, await ScalarAsync("PRAGMA user_version"));
+        Assert.Equal(3, SqliteMetadataStore.SchemaVersion);
+        Assert.Equal(3L, await ScalarAsync("PRAGMA user_version"));
     }
 
     [Fact]

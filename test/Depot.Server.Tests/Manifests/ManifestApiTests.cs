@@ -9,6 +9,7 @@ using Depot.Server.Tests.Infrastructure;
 using Depot.Server.Tests.Policy;
 using Depot.Server.Tests.Webhooks;
 using Depot.Server.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Depot.Server.Tests.Manifests;
@@ -336,8 +337,8 @@ public sealed class ManifestApiTests
         using var response = await CreateAsync(server.Client, "fail", [.. Enumerable.Range(0, 40).Select(i => File($"f{i}.bin", [(byte)i]))]);
 
         await Problem.AssertAsync(response, HttpStatusCode.ServiceUnavailable, "unavailable");
-        var staged = Path.Combine(server.StateDirectory, "uploads");
-        Assert.True(!Directory.Exists(staged) || Directory.GetFiles(staged).Length == 0, "sessions opened before the failure were left behind");
+        Assert.Empty(await AllSessionsAsync(server)); // those opened before the failure were aborted
+        Assert.Contains(policy.Cancelled, c => c.Reason == "aborted");
     }
 
     [Fact]
@@ -369,8 +370,8 @@ public sealed class ManifestApiTests
         var four = string.Join(",", Enumerable.Range(0, 4).Select(i => $$"""{"name":"f{{i}}","size":1,"sha256":"{{sha}}"}"""));
         await ExpectAsync($$"""{"files":[{{four}}]}""", HttpStatusCode.RequestEntityTooLarge, "too_large");
 
-        // Nothing of it left a session or a file behind.
-        Assert.False(Directory.Exists(Path.Combine(server.StateDirectory, "uploads")) && Directory.GetFiles(Path.Combine(server.StateDirectory, "uploads")).Length > 0);
+        // None of it opened a session.
+        Assert.Empty(await AllSessionsAsync(server));
     }
 
     [Fact]
@@ -506,6 +507,10 @@ public sealed class ManifestApiTests
         using var response = await client.GetAsync($"v1/_manifests/{id}", Ct);
         return await NativeUploads.ReadJsonAsync(response, status, Ct);
     }
+
+    /// <summary>Every upload session the server holds (the expired ones "by the end of time" are all of them).</summary>
+    private static Task<IReadOnlyList<UploadSession>> AllSessionsAsync(DepotTestServer server) =>
+        server.Services.GetRequiredService<IUploadSessionStore>().GetExpiredSessionsAsync(DateTimeOffset.MaxValue.AddDays(-1), 10_000, CancellationToken.None);
 
     private static JsonElement FileIn(JsonElement manifest, string name) =>
         manifest.GetProperty("files").EnumerateArray().Single(f => f.GetProperty("name").GetString() == name);

@@ -18,14 +18,20 @@ public sealed partial class FileSystemBlobStore
         var root = Root(bucket);
         var path = UploadPath(root, uploadId);
         SafeFileHandle handle;
+        var created = false;
         try
         {
-            if (create)
+            try
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                // Most calls find the file (every chunk after the first): open it without touching the directory.
+                handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             }
-
-            handle = File.OpenHandle(path, create ? FileMode.OpenOrCreate : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            catch (Exception e) when (create && e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                EnsureUploadsFolder(root);
+                handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                created = true;
+            }
         }
         catch (FileNotFoundException) when (!create)
         {
@@ -40,12 +46,33 @@ public sealed partial class FileSystemBlobStore
             throw new StorageFullException("No space left on the device that holds this bucket.", e);
         }
 
-        if (create)
+        if (created)
         {
-            PosixIo.FlushDirectory(Path.GetDirectoryName(path)!); // the session record will point at this file
+            // The new name must survive a power loss before any chunk written into it is acknowledged.
+            PosixIo.FlushDirectory(Path.GetDirectoryName(path)!);
         }
 
         return ValueTask.FromResult<IStagedUpload?>(new StagedUploadFile(root, path, handle));
+    }
+
+    /// <summary>Creates <c>.depot/uploads</c> (and <c>.depot</c>) durably: each new directory's parent is synced.</summary>
+    private static void EnsureUploadsFolder(string root)
+    {
+        var state = Path.Combine(root, StateFolder);
+        var uploads = Path.Combine(state, UploadsFolder);
+        if (Directory.Exists(uploads))
+        {
+            return;
+        }
+
+        if (!Directory.Exists(state))
+        {
+            Directory.CreateDirectory(state);
+            PosixIo.FlushDirectory(root);
+        }
+
+        Directory.CreateDirectory(uploads);
+        PosixIo.FlushDirectory(state);
     }
 
     public ValueTask<bool> DeleteUploadAsync(string bucket, string uploadId, CancellationToken cancellationToken)
