@@ -241,7 +241,7 @@ summary() {
     function verdict(r, t, hi) { if (r == "") return "-"; return (hi ? r >= t : r <= t) ? "met" : "**not met**" }
     function ratio(what, vs, d, o, u, t,   r) {
       r = (num(d) && num(o) && o > 0) ? d / o : ""
-      printf "| %s | %s | %s | %s | %s | %s | %s |\n", what, vs, f(d) " " u, f(o) " " u, r == "" ? "-" : sprintf("**%.2f×**", r),
+      printf "| %s | %s | %s | %s | %s | %s | %s |\n", what, vs, f(d) " " u, f(o) " " u, r == "" ? "-" : sprintf(sprintf("%.2f", r) + 0 == t + 0 ? "**%.3f×**" : "**%.2f×**", r),
         t == "" ? "-" : "≥ " t "×", t == "" ? "-" : verdict(r, t, 1)
     }
     { v[$1 "|" $2] = $3 }

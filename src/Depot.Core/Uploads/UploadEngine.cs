@@ -128,10 +128,22 @@ public sealed partial class UploadEngine
             declaration.ExpectedMd5 is { } md5 ? Convert.ToHexStringLower(md5) : null,
             declaration.ContentType,
             declaration.Metadata ?? EmptyMetadata);
-        var decision = await _policy.DecideAsync(proposal, cancellationToken);
+        UploadDecision decision;
+        try
+        {
+            decision = await _policy.DecideAsync(proposal, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Fail closed: a policy that cannot decide never lets an upload through (the pipeline logs the failure).
+            return new DepotError(ErrorCodes.Unavailable, "The upload policy could not decide on this upload; nothing was started. Try again later.");
+        }
         if (!decision.Allowed)
         {
-            return new DepotError(ErrorCodes.Forbidden, decision.Reason is { Length: > 0 } reason ? $"The upload policy refused this upload: {reason}" : "The upload policy refused this upload.");
+            return new DepotError(ErrorCodes.Forbidden, decision.Reason is { Length: > 0 } reason ? $"The upload policy refused this upload: {reason}" : "The upload policy refused this upload.")
+            {
+                Extensions = decision.Reason is { Length: > 0 } why ? new Dictionary<string, object?> { ["reason"] = why } : null,
+            };
         }
 
         ObjectKey key;
