@@ -16,16 +16,31 @@ internal sealed class SessionRuntime : IDisposable
     private readonly Lock _gate = new();
     private readonly List<(long Start, long End, TaskCompletionSource Done)> _inFlight = [];
     private readonly SemaphoreSlim _hashing = new(1, 1);
-    private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly IncrementalHash? _md5;
-    private readonly AppenderHash? _appender;
+    private readonly bool _withMd5;
+    private readonly bool _appendable;
+    private IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private IncrementalHash? _md5;
+    private AppenderHash? _appender;
     private long _hashedUpTo;
     private bool _disposed;
 
     public SessionRuntime(bool withMd5, bool appendable)
     {
+        (_withMd5, _appendable) = (withMd5, appendable);
         _md5 = withMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         _appender = appendable ? AppenderHash.Start() : null;
+    }
+
+    /// <summary>True while any write of the session runs.</summary>
+    public bool HasWritesInFlight
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _inFlight.Count > 0;
+            }
+        }
     }
 
     /// <summary>Waits until no write overlapping [start, end) runs, then claims the range. Dispose the result to release it.</summary>
@@ -55,6 +70,79 @@ internal sealed class SessionRuntime : IDisposable
 
             await wait.WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>Lends the running hash to a write that starts exactly where the hash stands, so its bytes are hashed as
+    /// they stream instead of being read back later. Null when the hash is busy or stands elsewhere.</summary>
+    public HashLease? TryLendHash(long offset)
+    {
+        if (!_hashing.Wait(0))
+        {
+            return null;
+        }
+
+        if (_disposed || _hashedUpTo != offset)
+        {
+            ReleaseHashing();
+            return null;
+        }
+
+        return new HashLease(this, offset);
+    }
+
+    /// <summary>The running hash, lent to one write. <see cref="Commit"/> once the bytes are recorded as received; disposing
+    /// without it (the write failed) restarts the hash from zero, since a hash cannot take bytes back.</summary>
+    internal sealed class HashLease(SessionRuntime owner, long start) : IDisposable
+    {
+        private readonly long _start = start;
+        private long _position = start;
+        private bool _committed;
+        private bool _released;
+
+        public void Append(ReadOnlySpan<byte> data)
+        {
+            owner._sha256.AppendData(data);
+            owner._md5?.AppendData(data);
+            owner._appender?.Append(data);
+            _position += data.Length;
+        }
+
+        /// <summary>The bytes up to <paramref name="end"/> are received; the hash now stands there.</summary>
+        public void Commit(long end)
+        {
+            _committed = _position == end;
+            if (_committed)
+            {
+                owner._hashedUpTo = end;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_released)
+            {
+                return;
+            }
+
+            _released = true;
+            if (!_committed && _position != _start && !owner._disposed)
+            {
+                owner.ResetHash();
+            }
+
+            owner.ReleaseHashing();
+        }
+    }
+
+    /// <summary>Starts the hash over (the caller holds the hashing semaphore).</summary>
+    private void ResetHash()
+    {
+        _sha256.Dispose();
+        _md5?.Dispose();
+        _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        _md5 = _withMd5 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+        _appender = _appendable ? AppenderHash.Start() : null;
+        _hashedUpTo = 0;
     }
 
     /// <summary>Hashes received bytes from where the hash stands up to <paramref name="until"/> (which must be received).</summary>
@@ -94,7 +182,7 @@ internal sealed class SessionRuntime : IDisposable
         }
         finally
         {
-            _hashing.Release();
+            ReleaseHashing();
         }
     }
 
@@ -113,23 +201,30 @@ internal sealed class SessionRuntime : IDisposable
         }
         finally
         {
-            _hashing.Release();
+            ReleaseHashing();
         }
     }
 
+    /// <summary>Never blocks: a write holding the hash (its body may stream for a long time) frees it when it ends.</summary>
     public void Dispose()
     {
-        _hashing.Wait();
-        try
+        _disposed = true;
+        if (_hashing.Wait(0))
         {
-            _disposed = true;
+            ReleaseHashing();
+        }
+    }
+
+    /// <summary>Releases the hashing semaphore, disposing the hashes first once the runtime is disposed.</summary>
+    private void ReleaseHashing()
+    {
+        if (_disposed)
+        {
             _sha256.Dispose();
             _md5?.Dispose();
         }
-        finally
-        {
-            _hashing.Release();
-        }
+
+        _hashing.Release();
     }
 
     private void Release((long, long, TaskCompletionSource Done) entry)

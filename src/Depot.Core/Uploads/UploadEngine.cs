@@ -354,10 +354,22 @@ public sealed partial class UploadEngine
             return error;
         }
 
+        if (session.State != UploadState.Open)
+        {
+            return DepotError.Conflict($"Upload session '{id}' is completed; it takes no more bytes.");
+        }
+
         var limits = _objects.Buckets.Find(session.Bucket)!;
         if (length > limits.MaxChunkSize)
         {
             return DepotError.TooLarge($"The chunk is {length} bytes; bucket '{session.Bucket}' allows chunks of at most {limits.MaxChunkSize}.");
+        }
+
+        // Whatever the chunk size turns out to be (at least this chunk's length, or the one known), the chunk must end
+        // inside the bucket's object limit; this also keeps index * size far from overflowing.
+        if (index > (limits.MaxObjectSize - length) / Math.Max(length, session.ChunkSize ?? 1))
+        {
+            return DepotError.TooLarge($"Chunk {index} of {length} bytes lies past the largest object bucket '{session.Bucket}' allows ({limits.MaxObjectSize}).");
         }
 
         var runtime = Runtime(session);
@@ -368,7 +380,7 @@ public sealed partial class UploadEngine
         IDisposable? whole = null;
         try
         {
-            if (session.ChunkSize is null || length > session.ChunkSize)
+            if (session.ChunkSize is null || length > session.ChunkSize || session.Received.Count == 0)
             {
                 whole = await runtime.ReserveAsync(0, long.MaxValue, cancellationToken);
                 var shaped = await ShapeInferredAsync(id, index, length, cancellationToken);
@@ -430,10 +442,11 @@ public sealed partial class UploadEngine
             return error;
         }
 
-        if (session.ChunkSize is null)
+        if (session.ChunkSize is null || session.Received.Count == 0)
         {
-            session = session with { ChunkSize = length };
-            await _sessions.UpdateSessionAsync(session, cancellationToken);
+            // Learnt (again) from this chunk: a size learnt from a chunk that then failed taught nothing, nor its length.
+            session = session with { ChunkSize = length, Length = null };
+            await _sessions.UpdateSessionAsync(session, CancellationToken.None);
             return session;
         }
 
@@ -457,6 +470,12 @@ public sealed partial class UploadEngine
         }
 
         var newStart = lastIndex * length;
+        var limits = _objects.Buckets.Find(session.Bucket)!;
+        if (lastIndex > (limits.MaxObjectSize - only.Length) / length)
+        {
+            return DepotError.TooLarge($"With chunks of {length} bytes, chunk {lastIndex} would end past the largest object bucket '{session.Bucket}' allows ({limits.MaxObjectSize}).");
+        }
+
         await using (var file = await _staging.OpenUploadAsync(session.Bucket, id, create: true, cancellationToken))
         {
             // Copy from the end backwards: the new place lies after the old one and may overlap it.
@@ -486,7 +505,7 @@ public sealed partial class UploadEngine
             Length = newStart + only.Length,
             Received = [new ByteSpan(newStart, newStart + only.Length)],
         };
-        await _sessions.UpdateSessionAsync(session, cancellationToken);
+        await _sessions.UpdateSessionAsync(session, CancellationToken.None);
         return session;
     }
 
@@ -526,7 +545,7 @@ public sealed partial class UploadEngine
         }
 
         session = session with { Length = length };
-        await _sessions.UpdateSessionAsync(session, cancellationToken);
+        await _sessions.UpdateSessionAsync(session, CancellationToken.None);
         return session;
     }
 
@@ -629,6 +648,11 @@ public sealed partial class UploadEngine
         var received = session.Received;
         var position = offset;
         var wroteNew = false;
+        // A chunk that continues the hashed prefix (the usual sequential upload) is hashed as it streams; if it fails, the
+        // lease restarts the hash and completion reads the bytes back instead.
+        // Only a chunk that starts where the received prefix ends, so it writes new bytes and nothing can complete while it
+        // streams (a duplicate never holds the hash: completion would wait for it).
+        using var hashLease = offset == session.ContiguousLength ? runtime.TryLendHash(offset) : null;
         DepotError? failure = null;
         var broken = false;
         var bufferSize = options.ExpectedLength is { } small && small < BufferSize ? (int)Math.Max(small, 1) : BufferSize;
@@ -683,6 +707,7 @@ public sealed partial class UploadEngine
                     }
 
                     wroteNew |= mismatch.Value;
+                    hashLease?.Append(buffer.AsSpan(0, read));
                     position += read;
                 }
             }
@@ -717,6 +742,7 @@ public sealed partial class UploadEngine
 
             if (count == 0 || !wroteNew)
             {
+                hashLease?.Commit(position); // every byte had arrived already: they are received bytes
                 return new ChunkWritten(session, Duplicate: count > 0 && !broken);
             }
 
@@ -763,6 +789,8 @@ public sealed partial class UploadEngine
             await _sessions.UpdateSessionAsync(updated, CancellationToken.None);
         }
 
+        hashLease?.Commit(position);
+        hashLease?.Dispose(); // before the background catch-up below, which needs the hash
         StartHashing(updated, runtime);
         return new ChunkWritten(updated, Duplicate: false);
     }
@@ -895,7 +923,9 @@ public sealed partial class UploadEngine
             var published = await CurrentObjectAsync(session, cancellationToken);
             if (published is not null && published.Size == length && (session.ExpectedSha256 is null || published.Sha256.AsSpan().SequenceEqual(session.ExpectedSha256)))
             {
-                return new UploadFinished(await MarkCompletedAsync(session, published.Sha256Hex, cancellationToken), published);
+                var recovered = await MarkCompletedAsync(session, published.Sha256Hex, cancellationToken);
+                await NotifyAsync(() => _policy.CompletedAsync(new UploadCompleted(id, session.Identity, session.Protocol, session.ClientName, published), CancellationToken.None));
+                return new UploadFinished(recovered, published);
             }
 
             return DepotError.Conflict($"The staged bytes of upload session '{id}' are gone; abort it and upload again.");
@@ -1074,7 +1104,7 @@ public sealed partial class UploadEngine
         using (await _sessionLocks.AcquireAsync(session.Id, cancellationToken))
         {
             session = session with { Received = total > 0 ? [new ByteSpan(0, total)] : [] };
-            await _sessions.UpdateSessionAsync(session, cancellationToken);
+            await _sessions.UpdateSessionAsync(session, CancellationToken.None);
         }
 
         var finished = await CompleteAsync(session.Id, cancellationToken);
@@ -1146,6 +1176,12 @@ public sealed partial class UploadEngine
         var published = 0;
         foreach (var session in quiet)
         {
+            // A chunk still streaming (a slow client) is contact too: publishing now would cut the file short.
+            if (_runtimes.TryGetValue(session.Id, out var active) && active.HasWritesInFlight)
+            {
+                continue;
+            }
+
             // All chunks present = the received bytes are one range from 0 that ends on a chunk boundary (or at the length).
             if (session.Received is not [{ Start: 0 } all] || session.ChunkSize is not { } size
                 || (session.Length is null && all.End % size != 0) || (session.Length is { } length && all.End != length))
@@ -1175,12 +1211,25 @@ public sealed partial class UploadEngine
         while (true)
         {
             var expired = await _sessions.GetExpiredSessionsAsync(_time.GetUtcNow(), SweepBatch, cancellationToken);
+            var progress = 0;
             foreach (var session in expired)
             {
                 using (await _completionLocks.AcquireAsync(session.Id, cancellationToken))
                 {
-                    await DeleteSessionAsync(session, cancellationToken);
+                    try
+                    {
+                        await DeleteSessionAsync(session, cancellationToken);
+                    }
+                    catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+                    {
+                        // Its bytes cannot be reached (a bucket no longer configured, an I/O error): forget the session all
+                        // the same, so one bad row never stops the sweep; the orphan pass below retries its file.
+                        await _sessions.DeleteSessionAsync(session.Id, CancellationToken.None);
+                        DropRuntime(session.Id);
+                    }
                 }
+
+                progress++;
 
                 if (session.State == UploadState.Open)
                 {
@@ -1190,7 +1239,7 @@ public sealed partial class UploadEngine
                 reclaimed++;
             }
 
-            if (expired.Count < SweepBatch)
+            if (expired.Count < SweepBatch || progress == 0)
             {
                 break;
             }

@@ -15,6 +15,8 @@ namespace Depot.Server.Handlers;
 /// session id alone (unguessable as it is) grants nothing.</remarks>
 public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
 {
+    private const long MaxListedChunks = 100_000;
+
     /// <summary>"POST /v1/_uploads starts a resumable upload: target, size (or deferred), chunk size, checksums."</summary>
     public async Task CreateAsync(HttpContext context)
     {
@@ -225,6 +227,14 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
             return null;
         }
 
+        // tus and IndexedCP sessions follow their own protocol's rules (offsets must continue, parts belong to their
+        // creator, chunk sizes are learnt): they are not driven through this door.
+        if (session.Protocol is not (UploadProtocols.Native or UploadProtocols.Manifest))
+        {
+            await Problems.WriteAsync(context, DepotError.Conflict($"Upload session '{id}' belongs to the {session.Protocol} endpoint; continue it there."));
+            return null;
+        }
+
         return session;
     }
 
@@ -328,7 +338,8 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
         BytesReceived = s.BytesReceived,
         Offset = s.ContiguousLength,
         Received = s.Received.Select(r => new[] { r.Start, r.End }).ToList(),
-        ReceivedChunks = s.ChunkSize is null ? null : s.ReceivedChunks(),
+        // Chunk lists stop at 100,000 entries (a 1-byte chunk size would make them huge); the ranges always tell.
+        ReceivedChunks = s.ChunkSize is { } size && (s.Length ?? s.ReceivedEnd) / size <= MaxListedChunks ? s.ReceivedChunks() : null,
         Sha256 = s.ExpectedSha256 is { } sha ? Convert.ToHexStringLower(sha) : null,
         Md5 = s.ExpectedMd5 is { } md5 ? Convert.ToHexStringLower(md5) : null,
         ContentType = s.ContentType,

@@ -131,6 +131,20 @@ public sealed partial class IndexedCpHandlers
             }
 
             var session = choice.Session!;
+            // One upload, one key: another key's chunks never mix into it, and the key must be allowed to write where the
+            // upload lands (the policy may have put it elsewhere than the name asked for).
+            if (session.Identity != identity && session.State == UploadState.Open)
+            {
+                await IndexedCpAnswers.FailedAsync(context, DepotError.Conflict($"Another API key is uploading '{clientName}'; try again once that upload completes or expires."));
+                return;
+            }
+
+            if (session.Key != key.Value && await _guard.CheckAsync(context, Scopes.Write, session.Bucket, session.Key) is { } deniedTarget)
+            {
+                await IndexedCpAnswers.DeniedAsync(context, deniedTarget);
+                return;
+            }
+
             if (choice.AlreadyPublished)
             {
                 await ReceivedAsync(context, session.Key, index, clientName, alreadyReceived: true);

@@ -156,7 +156,9 @@ public sealed partial class TusHandlers
         if (session.State == UploadState.Open && session.IsFullyReceived)
         {
             // Partial uploads are only closed (they wait for a concatenation); others are verified and published.
-            var completed = await uploads.CompleteAsync(session.Id, context.RequestAborted);
+            // Not the request's token: every byte is acknowledged-durable already, and a client that goes away now must still
+            // find its upload published (a HEAD would report the full offset and the client would consider it done).
+            var completed = await uploads.CompleteAsync(session.Id, CancellationToken.None);
             if (!completed.TryGetValue(out var finished, out var completeError))
             {
                 return completeError;

@@ -138,6 +138,20 @@ public sealed partial class TusHandlers(UploadEngine uploads, AccessGuard guard,
             return;
         }
 
+        // Every byte arrived but the upload was never published (a crash, or a failure, after the last PATCH was recorded):
+        // a client seeing Upload-Offset == Upload-Length considers it done, so publish it now or answer why it cannot be.
+        if (session.State == UploadState.Open && session.IsFullyReceived)
+        {
+            var completed = await uploads.CompleteAsync(session.Id, CancellationToken.None);
+            if (!completed.TryGetValue(out var finished, out var completeError))
+            {
+                await TusProblems.WriteAsync(context, completeError);
+                return;
+            }
+
+            session = finished.Session;
+        }
+
         var properties = TusSessionProperties.Parse(session.Properties);
         var headers = context.Response.Headers;
         headers[TusProtocol.UploadOffset] = Offset(session).ToString(CultureInfo.InvariantCulture);

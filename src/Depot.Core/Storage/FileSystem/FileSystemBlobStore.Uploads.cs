@@ -48,11 +48,12 @@ public sealed partial class FileSystemBlobStore
 
         if (created)
         {
-            // The new name must survive a power loss before any chunk written into it is acknowledged.
+            // The new name must survive a power loss before any chunk written into it is acknowledged, whichever request
+            // (this one, or a parallel chunk that opened the file meanwhile) is acknowledged first.
             PosixIo.FlushDirectory(Path.GetDirectoryName(path)!);
         }
 
-        return ValueTask.FromResult<IStagedUpload?>(new StagedUploadFile(root, path, handle));
+        return ValueTask.FromResult<IStagedUpload?>(new StagedUploadFile(root, path, handle, FlusherFor(root)));
     }
 
     /// <summary>Creates <c>.depot/uploads</c> (and <c>.depot</c>) durably: each new directory's parent is synced.</summary>
@@ -107,9 +108,16 @@ public sealed partial class FileSystemBlobStore
         return Path.Combine(root, StateFolder, UploadsFolder, uploadId + UploadSuffix);
     }
 
-    private sealed class StagedUploadFile(string root, string path, SafeFileHandle handle) : IStagedUpload
+    private sealed class StagedUploadFile(string root, string path, SafeFileHandle handle, GroupFlusher? group) : IStagedUpload
     {
+        // Writeback starts once this much is written, so the fsync that acknowledges a chunk finds little left to flush.
+        private const long WritebackInterval = 1L << 20;
+        // Chunks up to this size share group flushes (one syncfs for many concurrent small uploads).
+        private const long GroupFlushMaxBytes = 4L << 20;
         private bool _published;
+        private long _written;
+        private long _writebackStart = -1;
+        private long _writebackEnd;
 
         public long Length => RandomAccess.GetLength(handle);
 
@@ -124,6 +132,20 @@ public sealed partial class FileSystemBlobStore
                 throw new StorageFullException("No space left on the device that holds this bucket.", e);
             }
 
+            _written += data.Length;
+            // Contiguous writes (the usual chunk) are handed to writeback in 1 MiB steps while the body still streams.
+            if (_writebackStart < 0 || offset != _writebackEnd)
+            {
+                _writebackStart = offset;
+            }
+
+            _writebackEnd = offset + data.Length;
+            if (_writebackEnd - _writebackStart >= WritebackInterval)
+            {
+                PosixIo.StartWriteback(handle, _writebackStart, _writebackEnd - _writebackStart);
+                _writebackStart = _writebackEnd;
+            }
+
             return ValueTask.CompletedTask;
         }
 
@@ -132,19 +154,26 @@ public sealed partial class FileSystemBlobStore
 
         public void SetLength(long length) => RandomAccess.SetLength(handle, length);
 
-        public ValueTask FlushDurableAsync(CancellationToken cancellationToken)
+        public async ValueTask FlushDurableAsync(CancellationToken cancellationToken)
         {
             File.SetLastWriteTimeUtc(handle, PublishClock.Next());
             try
             {
-                PosixIo.FlushData(handle);
+                if (group is not null && _written <= GroupFlushMaxBytes)
+                {
+                    await group.FlushAsync(); // syncfs: this file's bytes, shared with concurrent small uploads
+                }
+                else
+                {
+                    PosixIo.FlushData(handle);
+                }
             }
             catch (IOException e) when (StorageFullException.IsDiskFull(e))
             {
                 throw new StorageFullException("No space left on the device that holds this bucket.", e);
             }
 
-            return ValueTask.CompletedTask;
+            _written = 0;
         }
 
         public ValueTask<BlobStat?> PublishAsync(ObjectKey key, CancellationToken cancellationToken)
@@ -168,8 +197,8 @@ public sealed partial class FileSystemBlobStore
             File.Move(path, destination, overwrite: true); // rename(2): readers see the old or the new file
             _published = true;
             var published = PosixIo.StatHandle(handle, destination);
+            // The destination's directory makes the new name durable (the old name's removal is part of the same rename).
             PosixIo.FlushDirectory(Path.GetDirectoryName(destination)!);
-            PosixIo.FlushDirectory(Path.GetDirectoryName(path)!);
             return ValueTask.FromResult<BlobStat?>(ToBlobStat(published));
         }
 
