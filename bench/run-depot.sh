@@ -314,9 +314,4 @@ report=$BENCH_WORK/report.md
     fi
   fi
 } >"$report"
-if [ -n "$OUT" ]; then
-  cp "$report" "$OUT"
-  cp "$RESULTS" "${OUT%.md}.tsv"
-  log "report written to $OUT (raw rows: ${OUT%.md}.tsv)"
-fi
-cat "$report"
+depot_bench_publish_report "$report"

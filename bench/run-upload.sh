@@ -74,7 +74,6 @@ PCT=$(awk -v a="$AT" 'BEGIN{printf "%.0f", a * 100}')
 for tool in node curl dotnet openssl; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
 if [ "$INSTALL" = 1 ]; then "$KIT/setup-peers.sh" install; fi
 [ -d "$KIT/tus/node_modules/tus-js-client" ] || ! has tus || die "tus-js-client is missing in $KIT/tus (run without --no-install)"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_busy "$DEPOT_PORT" && die "port $DEPOT_PORT is already in use (use --port)"
 port_busy "${TUS_PORT:-18081}" && die "port ${TUS_PORT:-18081} (tus peer) is already in use (set TUS_PORT)"
 
@@ -82,32 +81,7 @@ port_busy "${TUS_PORT:-18081}" && die "port ${TUS_PORT:-18081} (tus peer) is alr
 depot_bench_scratch depot-upload
 
 # --- 1. build (into the scratch dir: nothing is written under src/) ------------------
-BIN=$BENCH_WORK/depot-bin
-if [ -n "$PREBUILT" ]; then
-  [ -f "$PREBUILT/depot.dll" ] || die "no depot.dll in $PREBUILT"
-  mkdir -p "$BIN"
-  cp -a "$PREBUILT/." "$BIN/"
-  BUILT_FROM="prebuilt $PREBUILT"
-else
-  for ((try = 1; ; try++)); do
-    log "dotnet publish -c Release src/Depot.Cli (try $try of $BUILD_TRIES)"
-    if (cd "$REPO" && timeout 900 dotnet publish src/Depot.Cli -c Release -nologo -o "$BIN" \
-        --artifacts-path "$BENCH_WORK/artifacts") >"$BENCH_WORK/logs/build.log" 2>&1; then
-      break
-    fi
-    grep -E 'error' "$BENCH_WORK/logs/build.log" | sort -u | head -n 10 >&2 || true
-    [ "$try" -lt "$BUILD_TRIES" ] || die "Depot build failed $BUILD_TRIES times (see above)"
-    log "build failed; the tree may be mid-edit, retrying in ${BUILD_RETRY_S} s"
-    sleep "$BUILD_RETRY_S"
-  done
-  rm -rf "$BENCH_WORK/artifacts"
-  BUILT_FROM="Release build of the work tree"
-fi
-DEPOT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
-DEPOT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | wc -l)
-if [ -x "$BIN/depot" ]; then DEPOT_CMD=("$BIN/depot") DEPOT_COMM=depot; else DEPOT_CMD=(dotnet "$BIN/depot.dll") DEPOT_COMM=dotnet; fi
-DEPOT_KEY=bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-export DEPOT_ADMIN_KEY=$DEPOT_KEY
+depot_bench_build 900
 DEPOT_AUTH="Authorization: Bearer $DEPOT_KEY"
 DEPOT_URL=http://127.0.0.1:$DEPOT_PORT
 DATA_DIR=$BENCH_WORK/depot-data
@@ -314,9 +288,4 @@ report=$BENCH_WORK/report.md
     fi
   fi
 } >"$report"
-if [ -n "$OUT" ]; then
-  cp "$report" "$OUT"
-  cp "$RESULTS" "${OUT%.md}.tsv"
-  log "report written to $OUT (raw rows: ${OUT%.md}.tsv)"
-fi
-cat "$report"
+depot_bench_publish_report "$report"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What bench/run-depot.sh and bench/run-kv.sh share: scratch directory, console log, clean-up, report notes.
+# What the bench/run-*.sh scripts share: scratch directory, console log, clean-up, the Depot build, report notes.
 # Needs the kit's lib/common.sh (bench_init, stop_bg, log) and $KIT. Sets BENCH_WORK, CONSOLE, DEPOT_RUNNING.
 
 # depot_bench_scratch PREFIX: a fresh scratch dir; on exit, stop Depot (if DEPOT_RUNNING names it) and the kit's
@@ -41,4 +41,51 @@ depot_bench_run_notes() {
     grep -E 'WARNING|FAIL|ERROR' "$CONSOLE" | sed 's/Bearer [^ ]*/Bearer ***/' | head -n 40
     echo '```'
   fi
+}
+
+# port_busy PORT: true when something listens on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# depot_bench_build TIMEOUT_S: the Depot executable in $BENCH_WORK/depot-bin, from PREBUILT (a folder with depot.dll)
+# or published from the work tree (nothing written under src/), retried BUILD_TRIES times BUILD_RETRY_S apart while the
+# tree does not compile. Sets BIN, BUILT_FROM, DEPOT_REV, DEPOT_DIRTY, DEPOT_CMD, DEPOT_COMM, DEPOT_KEY and exports
+# DEPOT_ADMIN_KEY.
+depot_bench_build() {
+  BIN=$BENCH_WORK/depot-bin
+  if [ -n "$PREBUILT" ]; then
+    [ -f "$PREBUILT/depot.dll" ] || die "no depot.dll in $PREBUILT"
+    mkdir -p "$BIN"
+    cp -a "$PREBUILT/." "$BIN/"
+    BUILT_FROM="prebuilt $PREBUILT"
+  else
+    for ((try = 1; ; try++)); do
+      log "dotnet publish -c Release src/Depot.Cli (try $try of $BUILD_TRIES)"
+      if (cd "$REPO" && timeout "$1" dotnet publish src/Depot.Cli -c Release -nologo -o "$BIN" \
+          --artifacts-path "$BENCH_WORK/artifacts") >"$BENCH_WORK/logs/build.log" 2>&1; then
+        break
+      fi
+      grep -E 'error' "$BENCH_WORK/logs/build.log" | sort -u | head -n 10 >&2 || true
+      [ "$try" -lt "$BUILD_TRIES" ] || die "Depot build failed $BUILD_TRIES times (see above)"
+      log "build failed; the tree may be mid-edit, retrying in ${BUILD_RETRY_S} s"
+      sleep "$BUILD_RETRY_S"
+    done
+    rm -rf "$BENCH_WORK/artifacts"
+    BUILT_FROM="Release build of the work tree"
+  fi
+  DEPOT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+  DEPOT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | wc -l)
+  if [ -x "$BIN/depot" ]; then DEPOT_CMD=("$BIN/depot") DEPOT_COMM=depot; else DEPOT_CMD=(dotnet "$BIN/depot.dll") DEPOT_COMM=dotnet; fi
+  DEPOT_KEY=bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  export DEPOT_ADMIN_KEY=$DEPOT_KEY
+}
+
+# depot_bench_publish_report REPORT: copies the report to $OUT (and the raw rows next to it as .tsv) when --out was
+# given, and prints it.
+depot_bench_publish_report() {
+  if [ -n "$OUT" ]; then
+    cp "$1" "$OUT"
+    cp "$RESULTS" "${OUT%.md}.tsv"
+    log "report written to $OUT (raw rows: ${OUT%.md}.tsv)"
+  fi
+  cat "$1"
 }
