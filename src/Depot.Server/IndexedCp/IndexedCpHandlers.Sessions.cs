@@ -223,7 +223,19 @@ public sealed partial class IndexedCpHandlers
             return created;
         }
 
-        var seeded = await SeedAsync(session, completed, seed, cancellationToken);
+        // Not the request's token: a seeding cut short would leave an open upload missing chunks the client was told
+        // had arrived. Any failure aborts the new upload whole.
+        DepotError? seeded;
+        try
+        {
+            seeded = await SeedAsync(session, completed, seed, CancellationToken.None);
+        }
+        catch
+        {
+            await _uploads.AbortAsync(session.Id, CancellationToken.None);
+            throw;
+        }
+
         if (seeded is not null)
         {
             await _uploads.AbortAsync(session.Id, CancellationToken.None);
