@@ -86,28 +86,7 @@ public sealed partial class UploadPolicyPipeline : IUploadPolicy
 
     public async ValueTask CompletedAsync(UploadCompleted completed, CancellationToken cancellationToken)
     {
-        foreach (var (policy, name) in _policies.Value)
-        {
-            try
-            {
-                await policy.CompletedAsync(completed, cancellationToken);
-            }
-            catch (Exception e)
-            {
-                LogNotifyFailed(_logger, e, name, "completed", completed.SessionId);
-            }
-        }
-
-        var manifestId = await FindManifestAsync(completed.Protocol, completed.SessionId);
-        try
-        {
-            await _publisher.UploadCompletedAsync(completed, manifestId);
-        }
-        catch (Exception e)
-        {
-            LogNotifyFailed(_logger, e, "webhook outbox", "completed", completed.SessionId);
-        }
-
+        var manifestId = await NotifyEveryoneAsync("completed", completed.SessionId, completed.Protocol, p => p.CompletedAsync(completed, cancellationToken), m => _publisher.UploadCompletedAsync(completed, m));
         if (manifestId is not null)
         {
             try
@@ -122,29 +101,36 @@ public sealed partial class UploadPolicyPipeline : IUploadPolicy
         }
     }
 
-    public async ValueTask CancelledAsync(UploadCancelled cancelled, CancellationToken cancellationToken)
+    public async ValueTask CancelledAsync(UploadCancelled cancelled, CancellationToken cancellationToken) =>
+        await NotifyEveryoneAsync("cancelled", cancelled.SessionId, cancelled.Protocol, p => p.CancelledAsync(cancelled, cancellationToken), m => _publisher.UploadCancelledAsync(cancelled, m));
+
+    /// <summary>Tells every policy, then queues the webhook events; a failure of one is logged and never stops the others
+    /// (nor fails the upload). Returns the session's manifest, if any.</summary>
+    private async Task<string?> NotifyEveryoneAsync(string what, string sessionId, string protocol, Func<IUploadPolicy, ValueTask> notify, Func<string?, Task> publish)
     {
         foreach (var (policy, name) in _policies.Value)
         {
             try
             {
-                await policy.CancelledAsync(cancelled, cancellationToken);
+                await notify(policy);
             }
             catch (Exception e)
             {
-                LogNotifyFailed(_logger, e, name, "cancelled", cancelled.SessionId);
+                LogNotifyFailed(_logger, e, name, what, sessionId);
             }
         }
 
-        var manifestId = await FindManifestAsync(cancelled.Protocol, cancelled.SessionId);
+        var manifestId = await FindManifestAsync(protocol, sessionId);
         try
         {
-            await _publisher.UploadCancelledAsync(cancelled, manifestId);
+            await publish(manifestId);
         }
         catch (Exception e)
         {
-            LogNotifyFailed(_logger, e, "webhook outbox", "cancelled", cancelled.SessionId);
+            LogNotifyFailed(_logger, e, "webhook outbox", what, sessionId);
         }
+
+        return manifestId;
     }
 
     /// <summary>The manifest a session belongs to (only manifest sessions have one).</summary>
