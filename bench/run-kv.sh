@@ -84,29 +84,6 @@ DEPOT_URL=http://127.0.0.1:$DEPOT_PORT
 BASE=$DEPOT_URL/v1/default
 DATA_DIR=$BENCH_WORK/depot-data
 
-# start_depot NAME [ENV=VALUE ...] : `depot serve` on DATA_DIR; waits for /healthz; sets DEPOT_PID.
-start_depot() {
-  local name=$1 i up=0
-  shift
-  mkdir -p "$DATA_DIR"
-  # shellcheck disable=SC2086
-  start_bg "$name" "$DEPOT_COMM" env ${DEPOT_SERVER_ENV:-} "$@" "${DEPOT_CMD[@]}" serve "$DATA_DIR" --listen "127.0.0.1:$DEPOT_PORT"
-  DEPOT_RUNNING=$name
-  read -r DEPOT_PID _ <"$BENCH_WORK/pids/$name.pid"
-  for ((i = 0; i < 300; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 -H "$BENCH_AUTH" "$DEPOT_URL/healthz" 2>/dev/null; then up=1; break; fi
-    [ -e "/proc/$DEPOT_PID" ] && ! awk '{sub(/^.*\) /, ""); exit ($1 == "Z" ? 0 : 1)}' "/proc/$DEPOT_PID/stat" 2>/dev/null ||
-      { tail -n 20 "$BENCH_WORK/logs/$name.log" >&2; die "depot exited during start-up"; }
-    sleep 0.1
-  done
-  # `env` exec'd the server: the pid is the same, its comm is now the server's
-  DEPOT_COMM=$(cat "/proc/$DEPOT_PID/comm" 2>/dev/null || echo "$DEPOT_COMM")
-  echo "$DEPOT_PID $DEPOT_COMM" >"$BENCH_WORK/pids/$name.pid"
-  [ "$up" = 1 ] || { tail -n 20 "$BENCH_WORK/logs/$name.log" >&2; die "depot: no 200 from $DEPOT_URL/healthz within 30 s"; }
-  log "depot pid $DEPOT_PID on $DEPOT_URL"
-}
-stop_depot() { stop_bg "$DEPOT_RUNNING"; DEPOT_RUNNING=""; }
-
 WRK="$HERE/kv/wrk-kv.sh $THREADS $CONNS $DURATION"
 # untimed: JIT, record cache, page cache
 warm_depot() {
