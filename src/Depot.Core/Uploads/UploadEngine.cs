@@ -476,8 +476,13 @@ public sealed partial class UploadEngine
             return DepotError.TooLarge($"With chunks of {length} bytes, chunk {lastIndex} would end past the largest object bucket '{session.Bucket}' allows ({limits.MaxObjectSize}).");
         }
 
-        await using (var file = await _staging.OpenUploadAsync(session.Bucket, id, create: true, cancellationToken))
+        await using (var file = await _staging.OpenUploadAsync(session.Bucket, id, create: false, cancellationToken))
         {
+            if (file is null)
+            {
+                return StagedBytesGone(id);
+            }
+
             // Copy from the end backwards: the new place lies after the old one and may overlap it.
             var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(BufferSize, only.Length));
             try
@@ -660,7 +665,14 @@ public sealed partial class UploadEngine
         var stored = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
-            await using var file = await _staging.OpenUploadAsync(session.Bucket, id, create: true, cancellationToken);
+            // Only the first bytes create the staged file. Once bytes are recorded it must exist: if it is gone (published by a
+            // completion a crash interrupted, or lost), a new empty file would turn the recorded ranges into zeros.
+            await using var file = await _staging.OpenUploadAsync(session.Bucket, id, create: session.Received.Count == 0, cancellationToken);
+            if (file is null)
+            {
+                return StagedBytesGone(id);
+            }
+
             try
             {
                 while (true)
@@ -795,6 +807,9 @@ public sealed partial class UploadEngine
         return new ChunkWritten(updated, Duplicate: false);
     }
 
+    private static DepotError StagedBytesGone(string id) =>
+        DepotError.Conflict($"The staged bytes of upload session '{id}' are gone (published by an interrupted completion, or lost); complete it to find out, or abort it and upload again.");
+
     private static DepotError OffsetMismatch(UploadSession session, long offset) =>
         new(ErrorCodes.OffsetMismatch, $"The chunk starts at {offset}, but the upload's received bytes end at {session.ContiguousLength}.")
         {
@@ -928,7 +943,7 @@ public sealed partial class UploadEngine
                 return new UploadFinished(recovered, published);
             }
 
-            return DepotError.Conflict($"The staged bytes of upload session '{id}' are gone; abort it and upload again.");
+            return StagedBytesGone(id);
         }
 
         await runtime.AdvanceAsync(file, length, cancellationToken);

@@ -31,6 +31,22 @@ public sealed class UploadEngineCompleteTests : UploadEngineTestBase
     }
 
     [Fact]
+    public async Task Chunk_AfterTheStagedFileVanished_ConflictAndNeverPublishesZeros()
+    {
+        // The staged file of a session with recorded bytes is gone (a completion a crash interrupted after its rename, or
+        // lost data): a later chunk must not create an empty one whose holes would be hashed and published as zeros.
+        var bytes = Bytes(200, 4);
+        var session = await CreateAsync(Declare("vanished.bin", bytes.Length, chunkSize: 100));
+        await MustWriteChunkAsync(session.Id, 0, bytes[..100]);
+        File.Delete(Stack.StagedPath(UploadTestStack.Main, session.Id));
+
+        AssertError(await WriteChunkAsync(session.Id, 1, bytes[100..]), ErrorCodes.Conflict);
+        Assert.False(File.Exists(Stack.StagedPath(UploadTestStack.Main, session.Id)));
+        AssertError(await Uploads.CompleteAsync(session.Id, Ct), ErrorCodes.UploadIncomplete);
+        Assert.False(File.Exists(Stack.FilePath(UploadTestStack.Main, "vanished.bin")));
+    }
+
+    [Fact]
     public async Task Complete_NothingSent_UploadIncomplete()
     {
         var session = await CreateAsync(Declare("nothing.bin", 10));
