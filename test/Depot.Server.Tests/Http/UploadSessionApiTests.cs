@@ -326,9 +326,7 @@ public sealed class UploadSessionApiTests
         var session = await GetSessionAsync(server.Client, id);
         Assert.Equal(bytes.Length, session.GetProperty("bytesReceived").GetInt64());
         Assert.Equal(Enumerable.Range(0, 25).Select(i => (long)i), session.GetProperty("receivedChunks").EnumerateArray().Select(e => e.GetInt64()));
-        using var complete = await CompleteAsync(server.Client, id);
-        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
-        await AssertObjectAsync(server, "parallel/big.bin", bytes);
+        await CompleteAndAssertPublishedAsync(server, id, "parallel/big.bin", bytes);
     }
 
     [Fact]
@@ -368,9 +366,7 @@ public sealed class UploadSessionApiTests
             Assert.False(JsonDocument.Parse(text).RootElement.GetProperty("duplicate").GetBoolean());
         }
 
-        using var complete = await CompleteAsync(server.Client, id);
-        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
-        await AssertObjectAsync(server, "offsets.bin", bytes);
+        await CompleteAndAssertPublishedAsync(server, id, "offsets.bin", bytes);
     }
 
     [Fact]
@@ -418,9 +414,7 @@ public sealed class UploadSessionApiTests
 
         await Problem.AssertAsync(conflict, HttpStatusCode.Conflict, "conflict");
         await Problem.AssertAsync(overlapping, HttpStatusCode.Conflict, "conflict");
-        using var complete = await CompleteAsync(server.Client, id);
-        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
-        await AssertObjectAsync(server, "conflict.bin", bytes);
+        await CompleteAndAssertPublishedAsync(server, id, "conflict.bin", bytes);
     }
 
     [Fact]
@@ -489,9 +483,7 @@ public sealed class UploadSessionApiTests
         Assert.Equal(0, session.GetProperty("bytesReceived").GetInt64());
         using var again = await PutChunkAsync(server.Client, id, 0, bytes);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
-        using var complete = await CompleteAsync(server.Client, id);
-        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
-        await AssertObjectAsync(server, "short.bin", bytes);
+        await CompleteAndAssertPublishedAsync(server, id, "short.bin", bytes);
         Assert.DoesNotContain(server.Logs, l => l.Level >= LogLevel.Error);
     }
 
@@ -781,9 +773,7 @@ public sealed class UploadSessionApiTests
             await Problem.AssertAsync(other, HttpStatusCode.Conflict, "conflict");
         }
 
-        using var complete = await CompleteAsync(server.Client, id);
-        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
-        await AssertObjectAsync(server, "deferred.bin", bytes);
+        await CompleteAndAssertPublishedAsync(server, id, "deferred.bin", bytes);
     }
 
     [Fact]
@@ -945,6 +935,14 @@ public sealed class UploadSessionApiTests
 
     /// <summary>The object is exactly <paramref name="expected"/>: the plain file on disk, a download, its ETag and
     /// X-Depot-Sha256.</summary>
+    /// <summary>Completes the session, expects 200, and checks the published object's bytes.</summary>
+    private static async Task CompleteAndAssertPublishedAsync(DepotTestServer server, string id, string key, byte[] expected)
+    {
+        using var complete = await CompleteAsync(server.Client, id);
+        Assert.True(complete.StatusCode == HttpStatusCode.OK, await complete.Content.ReadAsStringAsync(Ct));
+        await AssertObjectAsync(server, key, expected);
+    }
+
     private static async Task AssertObjectAsync(DepotTestServer server, string key, byte[] expected)
     {
         var path = Path.Combine(server.DataDirectory, key.Replace('/', Path.DirectorySeparatorChar));
