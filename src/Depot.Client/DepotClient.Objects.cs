@@ -143,7 +143,16 @@ public sealed partial class DepotClient
         {
             Headers = ifMatch is null ? null : m => m.Headers.TryAddWithoutValidation("If-Match", QuoteETag(ifMatch)),
         };
-        using var response = await Transport.SendCheckedAsync(request, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var response = await Transport.SendCheckedAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConflictException) when (!recursive && ifMatch is null && !path.IsRoot)
+        {
+            // DELETE of a directory without a trailing '/' is refused (§3.9); the directory form deletes it if it is empty.
+            var asDirectory = new DepotRequest(HttpMethod.Delete, DirectoryPath(path), $"delete {path}");
+            using var response = await Transport.SendCheckedAsync(asDirectory, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Deletes the path if it exists.</summary>

@@ -145,7 +145,13 @@ public sealed partial class DepotClient
         var query = "?slave=" + Uri.EscapeDataString(prefix) + (extension is null ? "" : "&ext=" + Uri.EscapeDataString(extension))
             + (overwrite ? "&overwrite" : "");
         var target = new UploadTarget(HttpMethod.Post, ObjectPath(master) + query, $"upload slave {prefix} of {master}", null, null, null);
-        return PutWholeAsync(source, target, options ?? new UploadOptions(), progress, cancellationToken);
+        options ??= new UploadOptions();
+        if (options.Encryption is { } key)
+        {
+            source = source.Encrypted(key);
+        }
+
+        return PutWholeAsync(source, target, options, progress, cancellationToken);
     }
 
     /// <summary>Chooses between one streamed request and an upload session.</summary>
@@ -164,12 +170,6 @@ public sealed partial class DepotClient
         }
 
         var useSession = options.Resumable ?? (!singleOnly && (source.Length is not { } length ? true : length >= Options.ResumableThreshold));
-        if (source.Length is null && !useSession && !source.Reopenable && options.Verify)
-        {
-            // A non-seekable stream of unknown size cannot be hashed before it is sent: only a session verifies it before publishing.
-            useSession = !singleOnly;
-        }
-
         return useSession
             ? SessionUploader.UploadAsync(this, source, target, options, progress, cancellationToken)
             : PutWholeAsync(source, target, options, progress, cancellationToken);

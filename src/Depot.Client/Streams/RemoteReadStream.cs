@@ -35,13 +35,17 @@ public sealed class RemoteReadStream : Stream
     private int _readAhead = MinReadAhead;
     private long _position;
     private long _lastFetchEnd = -1;
+    private readonly EncryptionKey? _key;
+    private byte[]? _header;
 
-    private RemoteReadStream(DepotClient client, DepotPath path, DepotObject described, int maxReadAhead)
+    private RemoteReadStream(DepotClient client, DepotPath path, DepotObject described, int maxReadAhead, EncryptionKey? key)
     {
         _client = client;
         _path = path;
         Object = described;
         _maxReadAhead = Math.Max(MinReadAhead, maxReadAhead);
+        _key = key;
+        Length = key is null ? described.Size : DepotEncryption.PlaintextLength(described.Size);
     }
 
     /// <summary>The object this stream reads (the version seen when it was opened).</summary>
@@ -59,11 +63,19 @@ public sealed class RemoteReadStream : Stream
             throw new ConflictException(Depot.Core.Errors.ErrorCodes.Conflict, $"open {path}: it is a directory.");
         }
 
-        return new RemoteReadStream(client, path, ResumableDownload.Describe(response, path), options.MaxReadAhead);
+        var stream = new RemoteReadStream(client, path, ResumableDownload.Describe(response, path), options.MaxReadAhead, options.Encryption);
+        if (stream._key is not null)
+        {
+            // The header proves the key before any read, and every later read needs it.
+            stream._header = await stream.FetchCiphertextAsync(0, DepotEncryption.HeaderLength, cancellationToken).ConfigureAwait(false);
+            _ = DepotEncryption.DecryptRange(stream._header, [], DepotEncryption.HeaderLength, stream.Length, stream._key, 0, 0);
+        }
+
+        return stream;
     }
 
-    /// <inheritdoc />
-    public override long Length => Object.Size;
+    /// <summary>Bytes readable: the object's size, or its plaintext size when it is decrypted.</summary>
+    public override long Length { get; }
 
     /// <inheritdoc />
     public override long Position
@@ -137,6 +149,31 @@ public sealed class RemoteReadStream : Stream
         // Sequential reading grows the window; a jump starts small again.
         _readAhead = start == _lastFetchEnd ? Math.Min(_maxReadAhead, _readAhead * 2) : MinReadAhead;
         var length = (int)Math.Min(Math.Max(wanted, _readAhead), Length - start);
+        if (_key is null)
+        {
+            _window = await FetchCiphertextAsync(start, length, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var (offset, count) = DepotEncryption.CiphertextRangeFor(start, length, Length);
+            var chunks = await FetchCiphertextAsync(offset, (int)count, cancellationToken).ConfigureAwait(false);
+            _window = DepotEncryption.DecryptRange(_header, chunks, offset, Length, _key, start, length);
+        }
+
+        _windowStart = start;
+        _windowLength = length;
+        _lastFetchEnd = start + length;
+    }
+
+    /// <summary>Fetches stored bytes [start, start + length) of the pinned version.</summary>
+    private async Task<byte[]> FetchCiphertextAsync(long start, int length, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[length];
+        if (length == 0)
+        {
+            return bytes;
+        }
+
         var last = start + length - 1;
         var request = new DepotRequest(HttpMethod.Get, DepotClient.ObjectPath(_path), $"read {_path} at {start}")
         {
@@ -164,14 +201,9 @@ public sealed class RemoteReadStream : Stream
 
         using (response)
         {
-            if (response.StatusCode != HttpStatusCode.PartialContent && !(start == 0 && length == Length))
+            if (response.StatusCode != HttpStatusCode.PartialContent && !(start == 0 && length == Object.Size))
             {
                 throw new DepotException(ClientErrorCodes.Protocol, response.StatusCode, $"read {_path}: the server ignored the byte range.");
-            }
-
-            if (_window.Length < length)
-            {
-                _window = new byte[Math.Max(length, Math.Min(_maxReadAhead, _window.Length * 2))];
             }
 
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -180,7 +212,7 @@ public sealed class RemoteReadStream : Stream
                 var filled = 0;
                 while (filled < length)
                 {
-                    var read = await body.ReadAsync(_window.AsMemory(filled, length - filled), cancellationToken).ConfigureAwait(false);
+                    var read = await body.ReadAsync(bytes.AsMemory(filled, length - filled), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
                         throw new DepotUnavailableException(ClientErrorCodes.Network, 0, $"read {_path}: the connection closed early; read again.");
@@ -191,9 +223,7 @@ public sealed class RemoteReadStream : Stream
             }
         }
 
-        _windowStart = start;
-        _windowLength = length;
-        _lastFetchEnd = start + length;
+        return bytes;
     }
 
     /// <inheritdoc />

@@ -55,13 +55,24 @@ internal sealed class ResumableDownload : Stream
     {
         var from = _offset + _position;
         string? range = null;
-        if (from > 0 || _length is not null)
+        var query = "";
+        if (ifRange is null)
+        {
+            // The first request asks as §3.19 does: offset 0 with a length answers a 0-byte object with 200 and no bytes,
+            // where a Range header would be 416.
+            if (_offset > 0 || _length is not null)
+            {
+                query = "?offset=" + _offset.ToString(CultureInfo.InvariantCulture)
+                    + (_length is { } asked ? "&length=" + asked.ToString(CultureInfo.InvariantCulture) : "");
+            }
+        }
+        else if (from > 0 || _length is not null)
         {
             var last = _length is { } length ? (from - _offset < length ? (_offset + length - 1).ToString(CultureInfo.InvariantCulture) : "") : "";
             range = $"bytes={from.ToString(CultureInfo.InvariantCulture)}-{last}";
         }
 
-        var request = new DepotRequest(HttpMethod.Get, DepotClient.ObjectPath(_path), $"download {_path}")
+        var request = new DepotRequest(HttpMethod.Get, DepotClient.ObjectPath(_path) + query, $"download {_path}")
         {
             Idempotent = true,
             Completion = HttpCompletionOption.ResponseHeadersRead,
@@ -139,7 +150,7 @@ internal sealed class ResumableDownload : Stream
             {
                 failure = e;
             }
-            catch (Exception e) when (e is IOException or HttpRequestException)
+            catch (Exception e) when (e is IOException or HttpRequestException or System.Net.Sockets.SocketException)
             {
                 failure = e;
             }

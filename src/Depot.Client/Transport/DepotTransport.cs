@@ -78,7 +78,8 @@ internal sealed class DepotTransport : IDisposable
 
             var serverIndex = Volatile.Read(ref _current);
             var server = _servers[serverIndex % _servers.Length];
-            using var message = new HttpRequestMessage(request.Method, new Uri(server, request.PathAndQuery.TrimStart('/')));
+            using var message = new HttpRequestMessage(request.Method, new Uri(server.AbsoluteUri + request.PathAndQuery.TrimStart('/'),
+                new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }));
             if (_authorization is not null)
             {
                 message.Headers.Authorization = _authorization;
@@ -118,8 +119,9 @@ internal sealed class DepotTransport : IDisposable
                 FailOver(serverIndex);
                 continue;
             }
-            catch (HttpRequestException e) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or SocketException or IOException && !cancellationToken.IsCancellationRequested)
             {
+                // HttpClient sometimes lets a bare SocketException/IOException through (a reset right after connect).
                 timedOut = false;
                 lastFailure = e;
                 var neverSent = IsConnectFailure(e);
@@ -200,9 +202,10 @@ internal sealed class DepotTransport : IDisposable
             or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError;
 
     /// <summary>True when the connection could not be opened, so the request never reached a server.</summary>
-    private static bool IsConnectFailure(HttpRequestException e) =>
-        e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
-        || e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound };
+    private static bool IsConnectFailure(Exception e) =>
+        e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
+        || (e as SocketException ?? e.InnerException as SocketException) is
+            { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound };
 
     private static string Describe(Exception? e) => e switch
     {
@@ -211,6 +214,7 @@ internal sealed class DepotTransport : IDisposable
             "TLS failed: the certificate is not trusted or does not match DepotClientOptions.CertificateFingerprint",
         HttpRequestException h when h.InnerException is SocketException s => s.SocketErrorCode.ToString(),
         HttpRequestException h => h.HttpRequestError.ToString(),
+        SocketException s => s.SocketErrorCode.ToString(),
         _ => e.GetType().Name,
     };
 
