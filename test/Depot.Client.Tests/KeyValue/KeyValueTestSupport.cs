@@ -1,8 +1,6 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Depot.Client.Tests.Infrastructure;
-using Depot.Server.Hosting;
 using Depot.Server.Tests.Infrastructure;
 
 namespace Depot.Client.Tests.KeyValue;
@@ -22,9 +20,6 @@ internal sealed partial class KeyValueTestJson : JsonSerializerContext;
 internal static class KeyValueServers
 {
     /// <summary>Starts a server whose clock is <paramref name="clock"/>.</summary>
-    /// <remarks><see cref="DepotServerOptions"/>' <c>Time</c> is internal and Depot.Server grants internals only to
-    /// Depot.Server.Tests, so it is set by reflection here.</remarks>
     public static Task<ClientTestContext> StartWithClockAsync(TestClock clock) =>
-        ClientTestContext.StartAsync((o, _) =>
-            typeof(DepotServerOptions).GetProperty("Time", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!.SetValue(o, clock));
+        ClientTestContext.StartAsync((o, _) => o.Time = clock);
 }
