@@ -31,6 +31,20 @@ public sealed partial class DepotClient
 
         var directory = Path.GetDirectoryName(destination)!;
         Directory.CreateDirectory(directory);
+
+        // "Completed" means in place and verified: hold the final report back until the rename is done.
+        TransferProgress? completed = null;
+        var held = progress is null ? null : new InlineProgress(p =>
+        {
+            if (p.IsCompleted)
+            {
+                completed = p;
+            }
+            else
+            {
+                progress.Report(p);
+            }
+        });
         for (var attempt = 1; ; attempt++)
         {
             var temporary = Path.Combine(directory, $".{Path.GetFileName(destination)}.{Guid.NewGuid():N}.depot-part");
@@ -40,7 +54,7 @@ public sealed partial class DepotClient
                 var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
                 await using (file.ConfigureAwait(false))
                 {
-                    described = await CopyDownloadAsync(source, file, options, progress, localPath, cancellationToken).ConfigureAwait(false);
+                    described = await CopyDownloadAsync(source, file, options, held, localPath, cancellationToken).ConfigureAwait(false);
                     await file.FlushAsync(cancellationToken).ConfigureAwait(false);
                     file.Flush(flushToDisk: true);
                 }
@@ -49,6 +63,11 @@ public sealed partial class DepotClient
                 if (options.PreserveModifiedTime && described.Modified != default)
                 {
                     File.SetLastWriteTimeUtc(destination, described.Modified.UtcDateTime);
+                }
+
+                if (completed is not null)
+                {
+                    progress!.Report(completed);
                 }
 
                 return described;
@@ -132,5 +151,11 @@ public sealed partial class DepotClient
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Calls back on the reporting thread (no context hop), so a held report is seen before the caller continues.</summary>
+    private sealed class InlineProgress(Action<TransferProgress> report) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => report(value);
     }
 }

@@ -38,7 +38,7 @@ internal sealed class DirectoryTransfer
         var remote = options.Conflict == ConflictMode.Overwrite
             ? null
             : await TreeSnapshot.ListRemoteAsync(client, remoteDirectory, PathFilter.All, checkLocalNames: false, cancellationToken).ConfigureAwait(false);
-        run.AddUnusable(local, rel => Path.Combine(root, rel), remoteDirectory);
+        run.AddUnusable(local, rel => Path.Combine(root, rel.Replace('/', Path.DirectorySeparatorChar)), remoteDirectory);
 
         var files = new List<TreeEntry>();
         foreach (var entry in local.Sorted.Where(e => e.Selected && !e.IsDirectory))

@@ -205,7 +205,7 @@ internal sealed class DepotTransport : IDisposable
     private static bool IsConnectFailure(Exception e) =>
         e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
         || (e as SocketException ?? e.InnerException as SocketException) is
-            { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound };
+        { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound };
 
     private static string Describe(Exception? e) => e switch
     {

@@ -111,7 +111,12 @@ public sealed class SyncPlannerTests
         var local = new TreeEntry { RelativePath = "f", IsDirectory = false, Selected = true, Size = localSize, ModifiedUtc = Time.AddTicks(42) };
         var remote = new TreeEntry
         {
-            RelativePath = "f", IsDirectory = false, Selected = true, Size = remoteSize, ModifiedUtc = Time.AddMilliseconds(millisecondsApart), HasRecordedTime = recorded,
+            RelativePath = "f",
+            IsDirectory = false,
+            Selected = true,
+            Size = remoteSize,
+            ModifiedUtc = Time.AddMilliseconds(millisecondsApart),
+            HasRecordedTime = recorded,
         };
 
         Assert.Equal(expected, SyncPlanner.Changed(local, remote, SyncDirection.Upload, SyncCompare.SizeAndTime));
@@ -139,7 +144,13 @@ public sealed class SyncPlannerTests
 
     private static TreeEntry File(string path, bool recorded = false) => new()
     {
-        RelativePath = path, IsDirectory = false, Selected = true, Size = 1, ModifiedUtc = Time, HasRecordedTime = recorded, LocalPath = "/nowhere/" + path,
+        RelativePath = path,
+        IsDirectory = false,
+        Selected = true,
+        Size = 1,
+        ModifiedUtc = Time,
+        HasRecordedTime = recorded,
+        LocalPath = "/nowhere/" + path,
     };
 
     private static TreeEntry Dir(string path) => new() { RelativePath = path, IsDirectory = true, Selected = true };

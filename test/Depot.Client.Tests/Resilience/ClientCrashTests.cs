@@ -34,6 +34,7 @@ public sealed class ClientCrashTests
         var client = context.ProxyClient(proxy, configure: o => o.StateDirectory = state);
         var stored = await client.UploadAsync(local, Remote, cancellationToken: Ct);
         var resent = proxy.BytesUploaded - before;
+        Log($"before the kill: {before} bytes through the proxy; the resumed upload sent {resent} of {Length}.");
 
         Assert.Equal(Sha256Of(local), stored.Sha256);
         Assert.Equal(Length, stored.Size);
@@ -113,6 +114,7 @@ public sealed class ClientCrashTests
             await proxy.WaitForBytesAsync(ProxyDirection.Upload, Length / 2, TimeSpan.FromMinutes(2), Ct);
             Assert.False(host.HasExited, "The client process ended before it was killed.\n" + host.Output);
             await host.KillAsync();
+            Log($"killed at progress {host.Progress}, {proxy.BytesUploaded} bytes through the proxy.");
         }
         finally
         {

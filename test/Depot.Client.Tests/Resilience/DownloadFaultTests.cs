@@ -80,7 +80,12 @@ public sealed class DownloadFaultTests
         await using var context = await ClientTestContext.StartAsync();
         var source = await UploadDirectAsync(context, seed: 33);
         await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        var client = context.ProxyClient(proxy, configure: o => o.StallTimeout = TimeSpan.FromSeconds(2));
+        // Only the stall watch can end the held attempt in time: the answer timeout is beyond the test's limit.
+        var client = context.ProxyClient(proxy, configure: o =>
+        {
+            o.StallTimeout = TimeSpan.FromSeconds(2);
+            o.Timeout = TimeSpan.FromMinutes(10);
+        });
         var destination = Path.Combine(context.Scratch, "stalled.bin");
         proxy.Stall(ProxyDirection.Download, afterBytes: 6L * MiB, duration: null, connections: 1);
 

@@ -100,6 +100,9 @@ internal static partial class ResilienceKit
         public void Report(TransferProgress value) => report(value);
     }
 
+    /// <summary>Writes a line to the test's output (shown with its result).</summary>
+    public static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
+
     public static string Sha256Of(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     [GeneratedRegex(@"^(\S+) (\S+) -> (\d+) ")]

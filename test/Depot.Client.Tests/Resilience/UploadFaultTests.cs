@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Depot.Client.Tests.Infrastructure;
 using static Depot.Client.Tests.Resilience.ResilienceKit;
 
@@ -96,7 +98,8 @@ public sealed class UploadFaultTests
 
     /// <summary>A chunk whose connection stops moving (the proxy holds it, without closing) is abandoned after the
     /// stall timeout and sent again on a new connection. The chunks are larger than what the socket buffers can
-    /// absorb, so the held chunk's body cannot be "sent" into the kernel and waited on as an answer.</summary>
+    /// absorb, so the held chunk cannot pass for "sent" and be waited on as an answer. The held connection is let go
+    /// once the client has given up on it (so the server learns that the first attempt died, see the next test).</summary>
     [Fact(Timeout = TestTimeout)]
     public async Task UploadSession_ChunkStalledLongerThanStallTimeout_AbandonedAndSentAgain()
     {
@@ -104,22 +107,49 @@ public sealed class UploadFaultTests
         const int Chunk = 32 * MiB;
         await using var context = await ClientTestContext.StartAsync();
         await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        var client = context.ProxyClient(proxy, chunkSize: Chunk, configure: o =>
-        {
-            o.StallTimeout = TimeSpan.FromSeconds(2);
-            o.ParallelChunks = 2;
-        });
+        var client = context.ProxyClient(proxy, chunkSize: Chunk, configure: StallClient);
         var local = context.WriteFile("session-stall.bin", Length, seed: 15);
-        // The session's creation is far below 1 MiB: the first connection to pass 1 MiB carries a chunk.
+        // One connection carries everything, one request after the other: the session's creation (far below 1 MiB),
+        // then the first chunk, held after 1 MiB.
         proxy.Stall(ProxyDirection.Upload, afterBytes: MiB, duration: null, connections: 1);
 
-        var stored = await client.UploadAsync(local, "default/r/session-stall.bin", cancellationToken: Ct);
+        var upload = client.UploadAsync(local, "default/r/session-stall.bin", cancellationToken: Ct);
+        await proxy.WaitForFaultsAsync(FaultKind.Stall, 1, TimeSpan.FromMinutes(2), Ct);
+        // Only the stall watch can end the held attempt: the answer timeout is far beyond the test's limit.
+        await proxy.WaitUntilAsync(p => p.ConnectionsAccepted >= 2, TimeSpan.FromMinutes(2), Ct);
+        proxy.ReleaseStalls();
+        var stored = await upload;
 
         Assert.Equal(1, proxy.FaultsInjected(FaultKind.Stall));
         Assert.Equal(Sha256Of(local), stored.Sha256);
         Assert.Equal(Sha256Of(local), context.StoredSha256("r/session-stall.bin"));
         var session = Assert.Single(context.SessionIds());
         await context.AssertSessionAccountingAsync(session, Length, Chunk, faults: 1, Ct);
+    }
+
+    /// <summary>As above, but the held connection is never let go (a path that went dead: not even the client's reset
+    /// gets through). The chunk must still be sent again on a new connection and the upload finish, within a retry
+    /// budget of over a minute.</summary>
+    [Fact(Timeout = TestTimeout)]
+    public async Task UploadSession_ChunkConnectionHeldForever_SentAgainOnANewConnectionAndFinishes()
+    {
+        const long Length = 64L * MiB;
+        const int Chunk = 32 * MiB;
+        await using var context = await ClientTestContext.StartAsync();
+        await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
+        var client = context.ProxyClient(proxy, chunkSize: Chunk, configure: o =>
+        {
+            StallClient(o);
+            o.Retry.MaxAttempts = 35;
+        });
+        var local = context.WriteFile("session-held.bin", Length, seed: 23);
+        proxy.Stall(ProxyDirection.Upload, afterBytes: MiB, duration: null, connections: 1);
+
+        var stored = await client.UploadAsync(local, "default/r/session-held.bin", cancellationToken: Ct);
+
+        Assert.Equal(1, proxy.FaultsInjected(FaultKind.Stall));
+        Assert.Equal(Sha256Of(local), stored.Sha256);
+        Assert.Equal(Sha256Of(local), context.StoredSha256("r/session-held.bin"));
     }
 
     [Theory(Timeout = TestTimeout)]
@@ -152,7 +182,7 @@ public sealed class UploadFaultTests
         const long Length = 48L * MiB;
         await using var context = await ClientTestContext.StartAsync();
         await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        var client = context.ProxyClient(proxy, threshold: 64L * MiB, configure: o => o.StallTimeout = TimeSpan.FromSeconds(2));
+        var client = context.ProxyClient(proxy, threshold: 64L * MiB, configure: StallClient);
         var local = context.WriteFile("put-stall.bin", Length, seed: 17);
         proxy.Stall(ProxyDirection.Upload, afterBytes: MiB, duration: null, connections: 1);
 
@@ -265,8 +295,7 @@ public sealed class UploadFaultTests
     {
         const long Length = 6L * MiB;
         await using var context = await ClientTestContext.StartAsync();
-        await using var dead = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        KillFirstServer(dead, how);
+        await using var dead = await StartDeadServerAsync(context, how);
         var client = context.CreateClient(configure: o =>
         {
             o.Servers.Clear();
@@ -282,7 +311,7 @@ public sealed class UploadFaultTests
         Assert.Equal(Sha256Of(local), stored.Sha256);
         Assert.Equal(Sha256Of(local), context.StoredSha256("r/failover-session.bin"));
         Assert.Equal(context.Server.BaseUrl, client.CurrentServer);
-        Assert.Equal(0, dead.BytesForwarded(ProxyDirection.Upload));
+        Assert.Equal(0, dead.BytesForwarded);
     }
 
     [Theory(Timeout = TestTimeout)]
@@ -293,8 +322,7 @@ public sealed class UploadFaultTests
     {
         const long Length = 3L * MiB;
         await using var context = await ClientTestContext.StartAsync();
-        await using var dead = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        KillFirstServer(dead, how);
+        await using var dead = await StartDeadServerAsync(context, how);
         var client = context.CreateClient(configure: o =>
         {
             o.Servers.Clear();
@@ -312,19 +340,43 @@ public sealed class UploadFaultTests
         Assert.Equal(context.Server.BaseUrl, client.CurrentServer);
     }
 
-    private static void KillFirstServer(FaultProxy proxy, string how)
+    /// <summary>A short stall timeout; an answer timeout beyond the test's limit, so that only the stall watch can
+    /// end a held attempt in time; a single chunk in flight.</summary>
+    private static void StallClient(DepotClientOptions options)
     {
-        switch (how)
+        options.StallTimeout = TimeSpan.FromSeconds(2);
+        options.Timeout = TimeSpan.FromMinutes(10);
+        options.ParallelChunks = 1;
+    }
+
+    /// <summary>The URL of a first server that is dead in the way <paramref name="how"/> says: it accepts connections
+    /// and resets them, or closes them (FIN), or nothing listens (connection refused).</summary>
+    private static async Task<DeadServer> StartDeadServerAsync(ClientTestContext context, string how)
+    {
+        if (how == "refused")
         {
-            case "reset":
-                proxy.RefuseConnections(mode: DropMode.Reset);
-                break;
-            case "fin":
-                proxy.RefuseConnections(mode: DropMode.Fin);
-                break;
-            default:
-                proxy.StopListening();
-                break;
+            // Bound but not listening: connections are refused, and no one else can take the port meanwhile.
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return new DeadServer(new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}/"), null, socket);
+        }
+
+        var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
+        proxy.RefuseConnections(mode: how == "fin" ? DropMode.Fin : DropMode.Reset);
+        return new DeadServer(proxy.Url, proxy, null);
+    }
+
+    private sealed record DeadServer(Uri Url, FaultProxy? Proxy, Socket? Socket) : IAsyncDisposable
+    {
+        public long BytesForwarded => Proxy?.BytesUploaded ?? 0;
+
+        public async ValueTask DisposeAsync()
+        {
+            Socket?.Dispose();
+            if (Proxy is not null)
+            {
+                await Proxy.DisposeAsync();
+            }
         }
     }
 
