@@ -75,6 +75,9 @@ public sealed record ListEntryDto
     public long Size { get; init; }
     public DateTimeOffset Modified { get; init; }
     public string? Sha256 { get; init; }
+
+    /// <summary>Files: the user metadata, omitted when empty. Sync tools keep the source's modification time here.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 }
 
 public sealed record ListPageDto
@@ -196,6 +199,7 @@ public sealed record ProblemDto
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(CreateUploadDto))]
 [JsonSerializable(typeof(UpdateUploadDto))]
+[JsonSerializable(typeof(CompleteUploadDto))]
 [JsonSerializable(typeof(UploadSessionDto))]
 [JsonSerializable(typeof(ChunkReceivedDto))]
 [JsonSerializable(typeof(ManifestRequestDto))]

@@ -584,7 +584,8 @@ public sealed partial class ObjectEngine
         }
     }
 
-    /// <summary>One page of a directory listing, with checksums where they are known and current.</summary>
+    /// <summary>One page of a directory listing, with checksums where they are known and current and the files' user
+    /// metadata, all from one batched record lookup per page.</summary>
     public async Task<Result<ListPage>> ListAsync(string bucket, ObjectKey directory, ListOptions options, CancellationToken cancellationToken)
     {
         var check = CheckTarget(bucket, directory, forWrite: false);
@@ -617,8 +618,15 @@ public sealed partial class ObjectEngine
             .Where(e => e.Stat.IsDirectory || !records.TryGetValue(e.Key.Value, out var r) || !r.IsExpiredAt(now))
             .Select(e =>
             {
-                var sha = !e.Stat.IsDirectory && records.TryGetValue(e.Key.Value, out var r) && r.BlobVersion == e.Stat.Version ? r.Sha256Hex : null;
-                return new ListEntry(e.Key.Value, e.Key.Name, e.Stat.IsDirectory, e.Stat.Size, e.Stat.ModifiedUtc, sha);
+                if (e.Stat.IsDirectory || !records.TryGetValue(e.Key.Value, out var r))
+                {
+                    return new ListEntry(e.Key.Value, e.Key.Name, e.Stat.IsDirectory, e.Stat.Size, e.Stat.ModifiedUtc, null);
+                }
+
+                // The checksum only while it describes the bytes on disk; the metadata is the object's either way (a file
+                // changed behind Depot's back keeps it when described again), so a listing shows what ?stat would.
+                var sha = r.BlobVersion == e.Stat.Version ? r.Sha256Hex : null;
+                return new ListEntry(e.Key.Value, e.Key.Name, false, e.Stat.Size, e.Stat.ModifiedUtc, sha, r.Metadata.Count == 0 ? null : r.Metadata);
             }).ToList();
         return new ListPage(entries, page.NextCursor);
     }

@@ -7,7 +7,9 @@ namespace Depot.Core.Model;
 /// <param name="Size">Bytes (0 for directories).</param>
 /// <param name="ModifiedUtc">Last modification time.</param>
 /// <param name="Sha256Hex">The checksum when known without reading the file (null for directories and files not yet described).</param>
-public sealed record ListEntry(string Key, string Name, bool IsDirectory, long Size, DateTimeOffset ModifiedUtc, string? Sha256Hex);
+/// <param name="Metadata">Files: the user metadata from the same record (null for directories, files without a record
+/// and files without metadata).</param>
+public sealed record ListEntry(string Key, string Name, bool IsDirectory, long Size, DateTimeOffset ModifiedUtc, string? Sha256Hex, IReadOnlyDictionary<string, string>? Metadata = null);
 
 /// <summary>A page of a listing. <see cref="NextCursor"/> is null on the last page.</summary>
 public sealed record ListPage(IReadOnlyList<ListEntry> Entries, string? NextCursor);

@@ -898,8 +898,33 @@ public sealed partial class UploadEngine
     /// <returns>The finished upload; <c>upload_incomplete</c> (bytes missing, or length never declared),
     /// <c>checksum_mismatch</c> (nothing published; the session stays open), <c>already_exists</c> (create-only),
     /// <c>conflict</c> (a directory is in the way), <c>insufficient_storage</c>.</returns>
-    public async Task<Result<UploadFinished>> CompleteAsync(string id, CancellationToken cancellationToken)
+    public Task<Result<UploadFinished>> CompleteAsync(string id, CancellationToken cancellationToken) =>
+        CompleteAsync(id, null, cancellationToken);
+
+    /// <summary>Completes like <see cref="CompleteAsync(string, CancellationToken)"/>, verifying also the checksums the
+    /// client declares now (it hashed the bytes while sending them), exactly like checksums declared at creation.</summary>
+    /// <param name="id">The session.</param>
+    /// <param name="declared">Expected checksums of the whole upload; null (or both null) checks only those of the creation.</param>
+    /// <param name="cancellationToken">Cancels the wait and the hashing; a publication that has begun finishes.</param>
+    /// <returns>As the other overload, and: <c>invalid_request</c> when a checksum has the wrong length or differs from one
+    /// the session declared at creation (an open session); <c>checksum_mismatch</c> when a completed session published
+    /// other bytes than the ones declared now; <c>conflict</c> when an MD5 is declared to a completed session that
+    /// verified none and whose object is no longer at its key.</returns>
+    /// <remarks>Declared checksums that verify are recorded on the completed session (its <c>ExpectedSha256</c> and
+    /// <c>ExpectedMd5</c>), so a retried completion is checked against the same values. An MD5 declared only now costs
+    /// one more read of the staged bytes: the running hash computes MD5 only for sessions that declared one at creation.</remarks>
+    public async Task<Result<UploadFinished>> CompleteAsync(string id, UploadChecksums? declared, CancellationToken cancellationToken)
     {
+        if (declared?.Sha256 is { Length: not 32 })
+        {
+            return DepotError.InvalidRequest("A SHA-256 is 32 bytes (64 hex digits).");
+        }
+
+        if (declared?.Md5 is { Length: not 16 })
+        {
+            return DepotError.InvalidRequest("An MD5 is 16 bytes (32 hex digits).");
+        }
+
         using var completing = await _completionLocks.AcquireAsync(id, cancellationToken);
         var found = await GetAsync(id, cancellationToken);
         if (!found.TryGetValue(out var session, out var error))
@@ -909,8 +934,26 @@ public sealed partial class UploadEngine
 
         if (session.State == UploadState.Completed)
         {
+            if (declared is not null && await CheckCompletedAsync(session, declared, cancellationToken) is { } mismatch)
+            {
+                return mismatch;
+            }
+
             return new UploadFinished(session, session.Partial ? null : await CurrentObjectAsync(session, cancellationToken));
         }
+
+        if (ConflictingDeclaration(session, declared) is { } conflicting)
+        {
+            return conflicting;
+        }
+
+        // From here on the session is checked against what it declared at creation or, failing that, now (and records it).
+        var md5DeclaredNow = session.ExpectedMd5 is null && declared?.Md5 is not null;
+        session = session with
+        {
+            ExpectedSha256 = session.ExpectedSha256 ?? declared?.Sha256,
+            ExpectedMd5 = session.ExpectedMd5 ?? declared?.Md5,
+        };
 
         if (session.Length is not { } length)
         {
@@ -936,7 +979,8 @@ public sealed partial class UploadEngine
         {
             // The bytes were published but the session not yet marked (a crash in between): the object tells.
             var published = await CurrentObjectAsync(session, cancellationToken);
-            if (published is not null && published.Size == length && (session.ExpectedSha256 is null || published.Sha256.AsSpan().SequenceEqual(session.ExpectedSha256)))
+            if (published is not null && published.Size == length && (session.ExpectedSha256 is null || published.Sha256.AsSpan().SequenceEqual(session.ExpectedSha256))
+                && (!md5DeclaredNow || await PublishedMd5Async(session, published.Sha256Hex, cancellationToken) is { } publishedMd5 && publishedMd5.AsSpan().SequenceEqual(session.ExpectedMd5)))
             {
                 var recovered = await MarkCompletedAsync(session, published.Sha256Hex, cancellationToken);
                 await NotifyAsync(() => _policy.CompletedAsync(new UploadCompleted(id, session.Identity, session.Protocol, session.ClientName, published), CancellationToken.None));
@@ -948,6 +992,11 @@ public sealed partial class UploadEngine
 
         await runtime.AdvanceAsync(file, length, cancellationToken);
         var (sha256, md5, appenderState) = await runtime.FinishAsync(length, cancellationToken);
+        if (session.ExpectedMd5 is not null && md5 is null)
+        {
+            md5 = await Md5OfStagedAsync(file, length, cancellationToken);
+        }
+
         if (session.ExpectedSha256 is { } wantSha && !CryptographicOperations.FixedTimeEquals(wantSha, sha256))
         {
             return DepotError.ChecksumMismatch($"The upload's SHA-256 is {Convert.ToHexStringLower(sha256)}, not the {Convert.ToHexStringLower(wantSha)} that was declared; nothing was published.");
@@ -1030,7 +1079,7 @@ public sealed partial class UploadEngine
     /// <summary>Publishes the concatenation of completed partial sessions (tus concatenation) as a new, completed session.
     /// The parts are deleted afterwards.</summary>
     /// <returns>The finished upload; <c>not_found</c>/<c>upload_expired</c> (a part), <c>conflict</c> (a part not partial,
-    /// not complete, or of another bucket), or any error of <see cref="CreateAsync"/> and <see cref="CompleteAsync"/>.</returns>
+    /// not complete, or of another bucket), or any error of <see cref="CreateAsync"/> and <see cref="CompleteAsync(string, CancellationToken)"/>.</returns>
     public async Task<Result<UploadFinished>> ConcatenateAsync(UploadDeclaration final, IReadOnlyList<string> partIds, CancellationToken cancellationToken)
     {
         if (partIds.Count == 0)

@@ -41,6 +41,7 @@ internal static class Mapping
         Size = e.Size,
         Modified = e.ModifiedUtc,
         Sha256 = e.Sha256Hex,
+        Metadata = e.Metadata,
     };
 
     /// <summary>The validator and descriptive headers of a file (GET, HEAD, PUT answers).</summary>

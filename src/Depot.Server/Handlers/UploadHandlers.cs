@@ -162,7 +162,9 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
         await JsonBodies.WriteAsync(context, ToDto(session, null), DepotJson.Wire.UploadSessionDto);
     }
 
-    /// <summary>"POST /v1/_uploads/{id}/complete verifies size and checksums and publishes the object atomically."</summary>
+    /// <summary>"POST /v1/_uploads/{id}/complete verifies size and checksums and publishes the object atomically." With
+    /// the optional body {"sha256", "md5"}: "the expected checksum(s) of the whole upload, declared at completion",
+    /// verified exactly like checksums declared at creation.</summary>
     public async Task CompleteAsync(HttpContext context, string id)
     {
         if (await AuthorizeAsync(context, id) is null)
@@ -170,8 +172,21 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
             return;
         }
 
-        var finished = await uploads.CompleteAsync(id, context.RequestAborted);
-        if (!finished.TryGetValue(out var done, out var error))
+        var read = await JsonBodies.ReadOptionalAsync(context, DepotJson.Wire.CompleteUploadDto);
+        if (!read.TryGetValue(out var body, out var error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        if (!ParseChecksums(body?.Sha256, body?.Md5).TryGetValue(out var declared, out error))
+        {
+            await Problems.WriteAsync(context, error);
+            return;
+        }
+
+        var finished = await uploads.CompleteAsync(id, declared, context.RequestAborted);
+        if (!finished.TryGetValue(out var done, out error))
         {
             await Problems.WriteAsync(context, error);
             return;
@@ -255,28 +270,12 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
             key = parsed;
         }
 
-        byte[]? sha256 = null;
-        if (body.Sha256 is { } shaText)
+        if (!ParseChecksums(body.Sha256, body.Md5).TryGetValue(out var checksums, out var checksumError))
         {
-            if (shaText.Length != 64 || !IsHex(shaText))
-            {
-                return DepotError.InvalidRequest("sha256 must be 64 hex digits.");
-            }
-
-            sha256 = Convert.FromHexString(shaText);
+            return checksumError;
         }
 
-        byte[]? md5 = null;
-        if (body.Md5 is { } md5Text)
-        {
-            md5 = md5Text.Length == 32 && IsHex(md5Text) ? Convert.FromHexString(md5Text)
-                : TryBase64(md5Text) is { Length: 16 } decoded ? decoded
-                : null;
-            if (md5 is null)
-            {
-                return DepotError.InvalidRequest("md5 must be 32 hex digits or 24 base64 characters.");
-            }
-        }
+        var (sha256, md5) = (checksums?.Sha256, checksums?.Md5);
 
         // The media type is sent back as a Content-Type header (and inside multipart range answers) on every download.
         var contentType = string.IsNullOrEmpty(body.ContentType) ? null : body.ContentType;
@@ -316,6 +315,36 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
             Identity = identity,
             ClientName = body.Key,
         };
+    }
+
+    /// <summary>The <c>sha256</c> (64 hex digits) and <c>md5</c> (32 hex digits or base64 of 16 bytes) members of a
+    /// session's creation or completion; null when neither is given.</summary>
+    private static Result<UploadChecksums?> ParseChecksums(string? shaText, string? md5Text)
+    {
+        byte[]? sha256 = null;
+        if (shaText is not null)
+        {
+            if (shaText.Length != 64 || !IsHex(shaText))
+            {
+                return DepotError.InvalidRequest("sha256 must be 64 hex digits.");
+            }
+
+            sha256 = Convert.FromHexString(shaText);
+        }
+
+        byte[]? md5 = null;
+        if (md5Text is not null)
+        {
+            md5 = md5Text.Length == 32 && IsHex(md5Text) ? Convert.FromHexString(md5Text)
+                : TryBase64(md5Text) is { Length: 16 } decoded ? decoded
+                : null;
+            if (md5 is null)
+            {
+                return DepotError.InvalidRequest("md5 must be 32 hex digits or 24 base64 characters.");
+            }
+        }
+
+        return sha256 is null && md5 is null ? null : new UploadChecksums(sha256, md5);
     }
 
     private static bool IsHex(string text) => text.All(char.IsAsciiHexDigit);

@@ -122,6 +122,21 @@ public abstract partial class ObjectStoreConformanceTests
     }
 
     [Fact]
+    public async Task List_Files_CarryTheirUserMetadataOmittedWhenNone()
+    {
+        await PutAsync(MainBucket, "lm/tagged.txt", "t"u8.ToArray(), new PutOptions { Metadata = new Dictionary<string, string> { ["mtime"] = "1700000000" } });
+        await PutAsync(MainBucket, "lm/plain.txt", "p"u8.ToArray());
+        await Engine.CreateDirectoryAsync(MainBucket, Key("lm/dir"), Ct);
+
+        var page = (await Engine.ListAsync(MainBucket, Key("lm"), new ListOptions(), Ct)).Value;
+
+        var entries = page.Entries.ToDictionary(e => e.Key);
+        Assert.Equal("1700000000", entries["lm/tagged.txt"].Metadata!["mtime"]);
+        Assert.Null(entries["lm/plain.txt"].Metadata);
+        Assert.Null(entries["lm/dir"].Metadata);
+    }
+
+    [Fact]
     public async Task List_Recursive_DepthFirstWithDirectoriesBeforeChildren()
     {
         foreach (var key in new[] { "r/b.txt", "r/a.txt", "r/a/x.txt", "r/a/b/y.txt", "r/a-b.txt" })
