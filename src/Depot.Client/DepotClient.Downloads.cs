@@ -51,7 +51,7 @@ public sealed partial class DepotClient
             try
             {
                 DepotObject described;
-                var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.None);
                 await using (file.ConfigureAwait(false))
                 {
                     described = await CopyDownloadAsync(source, file, options, held, localPath, cancellationToken).ConfigureAwait(false);
@@ -134,22 +134,46 @@ public sealed partial class DepotClient
         }
     }
 
+    /// <summary>Copies with two buffers: while one is hashed and written (on a pool thread), the next is read from the
+    /// network, so hashing, disk and network overlap instead of adding up.</summary>
     internal static async Task CopyAsync(Stream from, Stream to, IncrementalHash? hash, ProgressReporter reporter, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(DownloadBufferSize);
+        byte[][] buffers = [ArrayPool<byte>.Shared.Rent(DownloadBufferSize), ArrayPool<byte>.Shared.Rent(DownloadBufferSize)];
+        var pending = Task.CompletedTask;
         try
         {
-            int read;
-            while ((read = await from.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            for (var turn = 0; ; turn ^= 1)
             {
-                hash?.AppendData(buffer, 0, read);
-                await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                reporter.Add(read);
+                var buffer = buffers[turn];
+                var read = await from.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                await pending.ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                pending = Task.Run(async () =>
+                {
+                    hash?.AppendData(buffer, 0, read);
+                    if (to is FileStream { IsAsync: false } file)
+                    {
+                        file.Write(buffer, 0, read);
+                    }
+                    else
+                    {
+                        await to.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    }
+
+                    reporter.Add(read);
+                }, cancellationToken);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // Never hand a buffer back while a write may still use it.
+            await Task.WhenAny(pending).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffers[0]);
+            ArrayPool<byte>.Shared.Return(buffers[1]);
         }
     }
 

@@ -80,8 +80,8 @@ public sealed class DepotClientOptions
 
 /// <summary>Retry with exponential backoff and jitter. Only requests that are safe to repeat are retried: reads,
 /// whole-object PUTs whose body can be sent again, chunks of upload sessions (the server recognises a chunk it
-/// already has), deletes. Appends and other non-idempotent changes are retried only when the request provably never
-/// reached a server (the connection could not be opened).</summary>
+/// already has), deletes. Appends and other non-idempotent changes are retried only when the server provably did not
+/// act on them: the connection could not be opened, or the answer was 429 or 503.</summary>
 public sealed class RetryOptions
 {
     /// <summary>Attempts per request, the first included. 1 disables retries. Default 6.</summary>

@@ -202,18 +202,14 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore, 
         }
 
         await using var connection = await OpenReaderAsync(cancellationToken);
-        foreach (var chunk in keys.Chunk(500))
+        foreach (var chunk in keys.Chunk(2000))
         {
+            // One JSON array parameter instead of one named parameter per key: binding hundreds of names cost about a
+            // tenth of a large listing's server CPU (profiled), json_each costs almost nothing.
             using var command = connection.CreateCommand();
-            var names = new string[chunk.Length];
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                names[i] = "$k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                command.Parameters.AddWithValue(names[i], chunk[i]);
-            }
-
+            command.Parameters.AddWithValue("$keys", System.Text.Json.JsonSerializer.Serialize(chunk, SqliteJson.Default.StringArray));
             command.Parameters.AddWithValue("$b", bucket);
-            command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE bucket = $b AND key IN ({string.Join(',', names)})";
+            command.CommandText = $"SELECT {ObjectColumns} FROM objects WHERE bucket = $b AND key IN (SELECT value FROM json_each($keys))";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -609,4 +605,5 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IApiKeyStore, 
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(SessionDocument))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
 internal sealed partial class SqliteJson : System.Text.Json.Serialization.JsonSerializerContext;

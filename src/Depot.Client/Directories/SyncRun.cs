@@ -54,17 +54,23 @@ internal sealed class SyncRun
         bool destinationExists;
         if (direction == SyncDirection.Upload)
         {
-            source = TreeSnapshot.ScanLocal(run._root, filter, cancellationToken);
-            var listed = await TreeSnapshot.ListRemoteAsync(client, remoteDirectory, filter, checkLocalNames: false, cancellationToken).ConfigureAwait(false);
+            // The server lists while the local tree is walked: the two are independent, and each is about half the time
+            // of a no-op sync.
+            var listing = TreeSnapshot.ListRemoteAsync(client, remoteDirectory, filter, checkLocalNames: false, cancellationToken);
+            source = await Task.Run(() => TreeSnapshot.ScanLocal(run._root, filter, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var listed = await listing.ConfigureAwait(false);
             destinationExists = listed is not null || remoteDirectory.IsRoot;
             destination = listed ?? new TreeSnapshot();
         }
         else
         {
-            source = await TreeSnapshot.ListRemoteAsync(client, remoteDirectory, filter, checkLocalNames: true, cancellationToken).ConfigureAwait(false)
-                ?? throw new NotFoundException($"sync {remoteDirectory} → '{localDirectory}': there is no such remote directory. Check the path (bucket/key).");
+            var listing = TreeSnapshot.ListRemoteAsync(client, remoteDirectory, filter, checkLocalNames: true, cancellationToken);
             destinationExists = Directory.Exists(run._root);
-            destination = destinationExists ? TreeSnapshot.ScanLocal(run._root, filter, cancellationToken) : new TreeSnapshot();
+            destination = destinationExists
+                ? await Task.Run(() => TreeSnapshot.ScanLocal(run._root, filter, cancellationToken), cancellationToken).ConfigureAwait(false)
+                : new TreeSnapshot();
+            source = await listing.ConfigureAwait(false)
+                ?? throw new NotFoundException($"sync {remoteDirectory} → '{localDirectory}': there is no such remote directory. Check the path (bucket/key).");
         }
 
         if (options.Compare == SyncCompare.Checksum)

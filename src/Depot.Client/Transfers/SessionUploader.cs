@@ -299,6 +299,8 @@ internal static class SessionUploader
         };
         var request = new DepotRequest(HttpMethod.Post, DepotRoutes.Uploads, target.What)
         {
+            // A repeated creation leaves at most an unused session, which the server reclaims when it expires.
+            Idempotent = true,
             Content = () => DepotClient.JsonContent(body, DepotJson.Default.CreateUploadDto),
         };
         return await client.GetJsonAsync(request, DepotJson.Default.UploadSessionDto, cancellationToken).ConfigureAwait(false);

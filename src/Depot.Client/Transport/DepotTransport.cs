@@ -138,7 +138,7 @@ internal sealed class DepotTransport : IDisposable
                 continue;
             }
 
-            if (request.IsExpected?.Invoke(response) != true && IsRetryableStatus(response.StatusCode) && request.Idempotent && attempt < attempts)
+            if (request.IsExpected?.Invoke(response) != true && IsRetryableStatus(response.StatusCode, request.Idempotent) && attempt < attempts)
             {
                 if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout)
                 {
@@ -161,7 +161,9 @@ internal sealed class DepotTransport : IDisposable
         var where = string.Join(", ", _servers.Select(s => s.GetLeftPart(UriPartial.Authority)));
         return timedOut
             ? throw new DepotUnavailableException(ClientErrorCodes.Timeout, 0,
-                $"{request.What}: no answer within {_options.Timeout.TotalSeconds:0.#} s from {where}. Check that the server is running and reachable, or raise DepotClientOptions.Timeout.")
+                (request.StreamingContent is null
+                    ? $"{request.What}: no answer within {_options.Timeout.TotalSeconds:0.#} s from {where}. Check that the server is running and reachable, or raise DepotClientOptions.Timeout."
+                    : $"{request.What}: the transfer to {where} stalled (no byte moved for {_options.StallTimeout.TotalSeconds:0.#} s, or no answer within {_options.Timeout.TotalSeconds:0.#} s after the body). Check the network, or raise DepotClientOptions.StallTimeout."))
             : throw new DepotUnavailableException(ClientErrorCodes.Network, 0,
                 $"{request.What}: could not reach {where} ({Describe(lastFailure)}). Check the URL (DEPOT_URL) and that the server is running.", lastFailure);
     }
@@ -197,9 +199,11 @@ internal sealed class DepotTransport : IDisposable
         }
     }
 
-    private static bool IsRetryableStatus(HttpStatusCode status) =>
-        status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway
-            or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError;
+    /// <summary>429 and 503 say the request was not processed (RFC 9110 §15.6.4; Depot answers them before acting), so
+    /// any request may be repeated; 500, 502 and 504 leave it unknown, so only idempotent ones are.</summary>
+    private static bool IsRetryableStatus(HttpStatusCode status, bool idempotent) =>
+        status is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
+        || (idempotent && status is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout or HttpStatusCode.InternalServerError);
 
     /// <summary>True when the connection could not be opened, so the request never reached a server.</summary>
     private static bool IsConnectFailure(Exception e) =>

@@ -93,26 +93,23 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
         }
 
         var options = new ChunkOptions { ExpectedLength = context.Request.ContentLength };
-        Result<ChunkWritten> written;
-        if (index is not null)
+        // A body that stops arriving (the client gave up on a dead path; even its reset never came) must not hold its
+        // byte range forever: the client sends the chunk again on another connection and would wait behind it.
+        using var body = new IdleTimeoutBody(context.Request.Body, ChunkBodyIdleTimeout, context.RequestAborted);
+        Result<ChunkWritten>? answered;
+        try
         {
-            if (!long.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out var chunk))
-            {
-                await Problems.WriteAsync(context, DepotError.InvalidRequest($"'{index}' is not a chunk index (0, 1, 2, ...)."));
-                return;
-            }
-
-            written = await WriteHandlers.StoreAsync(() => uploads.WriteChunkAsync(id, chunk, context.Request.Body, options, context.RequestAborted));
+            answered = await WriteChunkCoreAsync(context, id, index, body, options);
         }
-        else
+        catch (OperationCanceledException) when (body.IdleExpired)
         {
-            if (!long.TryParse(context.Request.Query[DepotQuery.Offset], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
-            {
-                await Problems.WriteAsync(context, DepotError.InvalidRequest("Send bytes to /v1/_uploads/{id}/chunks/{index} or /v1/_uploads/{id}?offset=N (N a byte offset)."));
-                return;
-            }
+            context.Abort();
+            return;
+        }
 
-            written = await WriteHandlers.StoreAsync(() => uploads.WriteAsync(id, offset, context.Request.Body, options, context.RequestAborted));
+        if (answered is not { } written)
+        {
+            return;
         }
 
         if (!written.TryGetValue(out var result, out var error))
@@ -129,6 +126,35 @@ public sealed class UploadHandlers(UploadEngine uploads, AccessGuard guard)
             BytesReceived = session.BytesReceived,
             Received = session.ContiguousLength,
         }, DepotJson.Wire.ChunkReceivedDto);
+    }
+
+    internal static readonly TimeSpan ChunkBodyIdleTimeout = TimeSpan.FromSeconds(30);
+
+    private async Task<Result<ChunkWritten>?> WriteChunkCoreAsync(HttpContext context, string id, string? index, IdleTimeoutBody body, ChunkOptions options)
+    {
+        Result<ChunkWritten> written;
+        if (index is not null)
+        {
+            if (!long.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out var chunk))
+            {
+                await Problems.WriteAsync(context, DepotError.InvalidRequest($"'{index}' is not a chunk index (0, 1, 2, ...)."));
+                return null;
+            }
+
+            written = await WriteHandlers.StoreAsync(() => uploads.WriteChunkAsync(id, chunk, body, options, body.Token));
+        }
+        else
+        {
+            if (!long.TryParse(context.Request.Query[DepotQuery.Offset], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            {
+                await Problems.WriteAsync(context, DepotError.InvalidRequest("Send bytes to /v1/_uploads/{id}/chunks/{index} or /v1/_uploads/{id}?offset=N (N a byte offset)."));
+                return null;
+            }
+
+            written = await WriteHandlers.StoreAsync(() => uploads.WriteAsync(id, offset, body, options, body.Token));
+        }
+
+        return written;
     }
 
     /// <summary>"PATCH /v1/_uploads/{id} {"length":N} declares the length of a deferred-length upload."</summary>

@@ -590,9 +590,10 @@ public sealed class FaultProxy : IAsyncDisposable
             {
                 client = await listener.AcceptAsync(_lifetime.Token);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or NullReferenceException)
             {
-                return; // StopListening or disposal.
+                // StopListening or disposal (a socket disposed during AcceptAsync can surface as a NullReferenceException).
+                return;
             }
 
             try

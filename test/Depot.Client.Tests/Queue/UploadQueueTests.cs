@@ -414,10 +414,10 @@ public sealed class UploadQueueTests
                 gate.Wait(TimeSpan.FromSeconds(30));
             }
         });
-        var lease = new UploadQueueOptions { LeaseDuration = TimeSpan.FromMilliseconds(600) };
+        var lease = new UploadQueueOptions { LeaseDuration = TimeSpan.FromSeconds(2) };
         await using var holder = await OpenAsync(context, options: lease);
         await using var rival = await OpenAsync(context, context.CreateClient(),
-            new UploadQueueOptions { LeaseDuration = TimeSpan.FromMilliseconds(600), Watch = true, PollInterval = TimeSpan.FromMilliseconds(50) });
+            new UploadQueueOptions { LeaseDuration = TimeSpan.FromSeconds(2), Watch = true, PollInterval = TimeSpan.FromMilliseconds(50) });
         var item = await holder.EnqueueAsync(context.WriteFile("src/slow.bin", 4 * 1024 * 1024, seed: 15), "default/slow.bin",
             new EnqueueOptions { Upload = new UploadOptions { Overwrite = false } }, Token);
 
@@ -426,8 +426,8 @@ public sealed class UploadQueueTests
         using var stopRival = CancellationTokenSource.CreateLinkedTokenSource(Token);
         var rivalRun = rival.RunAsync(cancellationToken: stopRival.Token);
         var uploading = await WaitForAsync(holder, item.Id, i => i.BytesUploaded > 0);
-        // Stalled for several lease durations: the lease must be renewed all along, so the watching rival leaves it alone.
-        await Task.Delay(TimeSpan.FromMilliseconds(2000), Token);
+        // Stalled for several lease durations (2 s leases: shorter ones can miss a renewal on a loaded 2-core machine): the lease must be renewed all along, so the watching rival leaves it alone.
+        await Task.Delay(TimeSpan.FromSeconds(5), Token);
         var later = (await holder.GetAsync(item.Id, Token))!;
         gate.Set();
         var result = await run;

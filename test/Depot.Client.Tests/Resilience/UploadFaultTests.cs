@@ -231,21 +231,25 @@ public sealed class UploadFaultTests
         var client = context.ProxyClient(proxy, chunkSize: MiB, configure: o => o.ParallelChunks = 1);
         var local = context.WriteFile("create-only-session.bin", Length, seed: 19);
 
+        // Everything goes over one connection, one request after the other. Hold the last chunk in the middle of its
+        // body, so that its answer cannot have started yet...
+        proxy.Stall(ProxyDirection.Upload, afterBytes: Length - (MiB / 2), duration: null, connections: 1);
         var upload = client.UploadAsync(local, "default/r/create-only-session.bin", new UploadOptions { Overwrite = false }, cancellationToken: Ct);
-        // The last chunk is on its way (chunks go one after the other on one connection): slow down its answer...
-        await proxy.WaitForBytesAsync(ProxyDirection.Upload, Length - (MiB / 2), TimeSpan.FromMinutes(2), Ct);
-        proxy.Throttle(ProxyDirection.Download, 40);
-        // ...until the server holds every byte; the next request is then the completion: hold it at the proxy...
+        await proxy.WaitForFaultsAsync(FaultKind.Stall, 1, TimeSpan.FromMinutes(2), Ct);
+        // ...then let it through with its answer slowed to a trickle, and wait until the server holds every byte...
+        proxy.Throttle(ProxyDirection.Download, 20);
+        proxy.ReleaseStalls();
         var sessionId = await WaitForSessionAsync(context);
         while ((await context.GetSessionAsync(sessionId, Ct)).BytesReceived < Length)
         {
             await Task.Delay(20, Ct);
         }
 
+        // ...so that the next request, the completion, is held at the proxy once the answer is through...
         proxy.Stall(ProxyDirection.Upload, afterBytes: 0, duration: null, connections: 1);
         proxy.Clear(FaultKind.Throttle);
-        await proxy.WaitForFaultsAsync(FaultKind.Stall, 1, TimeSpan.FromMinutes(1), Ct);
-        // ...and let it through with its answer lost.
+        await proxy.WaitForFaultsAsync(FaultKind.Stall, 2, TimeSpan.FromMinutes(2), Ct);
+        // ...and let the completion through with its answer lost.
         proxy.DropAfter(ProxyDirection.Download, 0, connections: 1);
         proxy.ReleaseStalls();
         var stored = await upload;
@@ -283,6 +287,27 @@ public sealed class UploadFaultTests
         {
             Assert.Equal(Sha256Of(bytes), context.StoredSha256("r/log.bin"));
         }
+    }
+
+    /// <summary>A 503 answered instead of the append (the server never saw it) may be retried: the bytes are
+    /// appended exactly once.</summary>
+    [Fact(Timeout = TestTimeout)]
+    public async Task Append_503s_RetriedAndAppendedExactlyOnce()
+    {
+        const int Length = 2 * MiB;
+        await using var context = await ClientTestContext.StartAsync();
+        await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
+        var client = context.ProxyClient(proxy);
+        await context.Client.CreateAppenderAsync("default/r/log503.bin", cancellationToken: Ct);
+        var bytes = ClientTestContext.RandomBytes(Length, seed: 24);
+        proxy.FailWith503(2);
+
+        var appended = await client.AppendAsync("default/r/log503.bin", bytes, Ct);
+
+        Assert.Equal(2, proxy.ServiceUnavailableSent);
+        Assert.Equal(Length, appended.Size);
+        Assert.Equal(Length, (await context.Client.StatAsync("default/r/log503.bin", Ct)).Size);
+        Assert.Equal(Sha256Of(bytes), context.StoredSha256("r/log503.bin"));
     }
 
     /// <summary>The first server accepts connections and resets them at once (a server that accepts but dies); the
