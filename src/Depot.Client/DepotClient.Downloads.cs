@@ -12,7 +12,8 @@ public sealed partial class DepotClient
     /// <remarks>
     /// The bytes go to a temporary file next to the destination; a dropped connection or a stall resumes from the
     /// next byte (on the same version of the object). A whole-object download is checked against the object's
-    /// SHA-256, then made durable (fsync) and renamed into place: the destination is either untouched or complete
+    /// SHA-256 (every object the server describes has one; with <see cref="DownloadOptions.Verify"/> an answer without
+    /// it is refused), then made durable (fsync) and renamed into place: the destination is either untouched or complete
     /// and verified. If the object is replaced on the server during the download, it starts over once.
     /// </remarks>
     /// <returns>The object as the server described it.</returns>
@@ -115,7 +116,13 @@ public sealed partial class DepotClient
         var download = await ResumableDownload.OpenAsync(this, source, options.Offset, options.Length, cancellationToken).ConfigureAwait(false);
         await using (download.ConfigureAwait(false))
         {
-            var verify = options.Verify && download.IsWhole && download.Object.Sha256 is not null;
+            if (options.Verify && download.IsWhole && download.Object.Sha256 is null)
+            {
+                throw new DepotException(ClientErrorCodes.Protocol, 0,
+                    $"download {source}: the server sent no SHA-256 to verify the bytes against. Set DownloadOptions.Verify = false to accept unverified bytes.");
+            }
+
+            var verify = options.Verify && download.IsWhole;
             using var hash = verify ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
             var reporter = new ProgressReporter(progress, name, download.ExpectedLength);
             await CopyAsync(download, destination, hash, reporter, cancellationToken).ConfigureAwait(false);

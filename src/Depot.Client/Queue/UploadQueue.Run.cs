@@ -127,8 +127,7 @@ public sealed partial class UploadQueue
         }
 
         // Uploads in flight see the cancellation and give their items back.
-        await Task.WhenAll(running.Select(t => t.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default))).ConfigureAwait(false);
+        await ((Task)Task.WhenAll(running)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         failure ??= Harvest(running, results);
         if (failure is not null)
         {
@@ -222,7 +221,13 @@ public sealed partial class UploadQueue
 
         if (outcome.Stored is { } stored)
         {
-            await _database.CompleteAsync(item.Id, _owner, stored, now, CancellationToken.None).ConfigureAwait(false);
+            if (!await _database.CompleteAsync(item.Id, _owner, stored, now, CancellationToken.None).ConfigureAwait(false))
+            {
+                // Our lease ran out just before the record: the runner that took the item over still needs its snapshot.
+                return Outcome(item, QueuedUploadState.Uploading, stored, new QueuedUploadError(UploadQueueErrorCodes.LeaseLost,
+                    $"This runner's lease on item {item.Id} ran out before the upload was recorded; another runner took the item over.", true));
+            }
+
             _snapshots.Delete(item.Blob);
             return Outcome(item, QueuedUploadState.Done, stored, null);
         }

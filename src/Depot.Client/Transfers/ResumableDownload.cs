@@ -66,8 +66,9 @@ internal sealed class ResumableDownload : Stream
                     + (_length is { } asked ? "&length=" + asked.ToString(CultureInfo.InvariantCulture) : "");
             }
         }
-        else if (from > 0 || _length is not null)
+        else
         {
+            // A resume always names its range, also from byte 0: If-Range without Range would get a 200 and read as a change.
             var last = _length is { } length ? (from - _offset < length ? (_offset + length - 1).ToString(CultureInfo.InvariantCulture) : "") : "";
             range = $"bytes={from.ToString(CultureInfo.InvariantCulture)}-{last}";
         }
@@ -167,7 +168,9 @@ internal sealed class ResumableDownload : Stream
             try
             {
                 Resumes++;
-                await ConnectAsync(Object.ETag, cancellationToken).ConfigureAwait(false);
+                await ConnectAsync(Object.ETag ?? throw new ConflictException(Depot.Core.Errors.ErrorCodes.Conflict,
+                    $"download {_path}: the connection failed and the server gave no ETag to resume the same version with. Download it again."),
+                    cancellationToken).ConfigureAwait(false);
             }
             catch (DepotException e) when (e.IsTransient && failures + 1 < _client.Options.Retry.MaxAttempts)
             {

@@ -106,14 +106,18 @@ internal static class SessionUploader
         {
             channel.Writer.TryComplete(e);
             await failed.CancelAsync().ConfigureAwait(false);
-            await WhenAllSettledAsync(senders).ConfigureAwait(false);
+            await Task.WhenAll(senders).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             ReleaseLeftovers(channel.Reader);
-            // The reader stopped because a sender failed: that failure is the one to report.
-            ThrowSenderFailure(senders, cancellationToken);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                // The reader was stopped because a sender failed: that failure is the one to report.
+                ThrowSenderFailure(senders, cancellationToken);
+            }
+
             throw;
         }
 
-        await WhenAllSettledAsync(senders).ConfigureAwait(false);
+        await Task.WhenAll(senders).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         ReleaseLeftovers(channel.Reader);
         ThrowSenderFailure(senders, cancellationToken);
 
@@ -148,9 +152,6 @@ internal static class SessionUploader
         return DepotObject.From(completed.Object ?? throw new DepotException(ClientErrorCodes.Protocol, HttpStatusCode.OK,
             $"{complete.What}: the server answered without the published object."));
     }
-
-    private static Task WhenAllSettledAsync(Task[] tasks) => Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, CancellationToken.None,
-        TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)));
 
     private static void ReleaseLeftovers(ChannelReader<Chunk> reader)
     {
@@ -222,7 +223,15 @@ internal static class SessionUploader
                 }
                 else
                 {
-                    await writer.WriteAsync(new Chunk(offset, buffer, filled), cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await writer.WriteAsync(new Chunk(offset, buffer, filled), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        throw;
+                    }
                 }
 
                 offset += filled;
@@ -248,6 +257,7 @@ internal static class SessionUploader
         {
             await foreach (var chunk in reader.ReadAllAsync(failed.Token).ConfigureAwait(false))
             {
+                var sent = false;
                 try
                 {
                     ChunkContent? attempt = null;
@@ -268,10 +278,15 @@ internal static class SessionUploader
                         },
                     };
                     using var response = await client.Transport.SendCheckedAsync(request, failed.Token).ConfigureAwait(false);
+                    sent = true;
                 }
                 finally
                 {
-                    chunk.Release();
+                    // A cancelled send may still be reading the buffer (HTTP/2 writes on its own): leave that one to the GC.
+                    if (sent || !failed.IsCancellationRequested)
+                    {
+                        chunk.Release();
+                    }
                 }
             }
         }
