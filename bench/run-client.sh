@@ -362,17 +362,6 @@ report=$BENCH_WORK/report.md
   echo
   "$KIT/lib/report.sh" "$RESULTS"
   depot_bench_run_notes
-  if [ -f "$BENCH_WORK/logs/depot.log" ]; then
-    nerr=$(grep -ciE 'fail|error|exception|warn' "$BENCH_WORK/logs/depot.log" || true)
-    echo
-    echo "Depot server log: $(wc -l <"$BENCH_WORK/logs/depot.log") lines; $nerr mention fail/error/exception/warn."
-    if [ "$nerr" -gt 0 ]; then
-      echo
-      echo '```'
-      grep -iE 'fail|error|exception|warn' "$BENCH_WORK/logs/depot.log" | cut -c14- | sed -E 's/[A-Za-z0-9_-]{16,}/…/g' |
-        sort | uniq -c | sort -rn | head -n 15
-      echo '```'
-    fi
-  fi
+  depot_bench_log_summary
 } >"$report"
 depot_bench_publish_report "$report"

@@ -113,3 +113,20 @@ start_depot() {
   log "depot pid $DEPOT_PID on $DEPOT_URL"
 }
 stop_depot() { stop_bg "$DEPOT_RUNNING"; DEPOT_RUNNING=""; }
+
+# depot_bench_log_summary: how many lines the Depot server logged, and the distinct fail/error/warn lines (tokens
+# of 16+ characters masked), for the end of a report.
+depot_bench_log_summary() {
+  local log="$BENCH_WORK/logs/depot.log" nerr
+  [ -f "$log" ] || return 0
+  nerr=$(grep -ciE 'fail|error|exception|warn' "$log" || true)
+  echo
+  echo "Depot server log: $(wc -l <"$log") lines; $nerr mention fail/error/exception/warn."
+  if [ "$nerr" -gt 0 ]; then
+    echo
+    echo '```'
+    grep -iE 'fail|error|exception|warn' "$log" | cut -c14- | sed -E 's/[A-Za-z0-9_-]{16,}/…/g' |
+      sort | uniq -c | sort -rn | head -n 15
+    echo '```'
+  fi
+}

@@ -62,38 +62,24 @@ public sealed class UploadFaultTests
     }
 
     /// <summary>The very first request of a session upload (creating the session) meets the 503s.</summary>
-    [Fact(Timeout = TestTimeout)]
-    public async Task UploadSession_503sOnFirstRequest_RetriedAndFinishesByteIdentical()
+    [Theory(Timeout = TestTimeout)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Upload_503sOnFirstRequests_RetriedAndFinishesByteIdentical(bool session)
     {
-        const long Length = 8L * MiB;
+        var length = (session ? 8L : 6L) * MiB;
+        var name = session ? "session-503-first.bin" : "put-503.bin";
         await using var context = await ClientTestContext.StartAsync();
         await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        var client = context.ProxyClient(proxy, chunkSize: MiB);
-        var local = context.WriteFile("session-503-first.bin", Length, seed: 13);
+        var client = session ? context.ProxyClient(proxy, chunkSize: MiB) : context.ProxyClient(proxy, threshold: 64L * MiB);
+        var local = context.WriteFile(name, length, seed: session ? 13 : 14);
         proxy.FailWith503(3);
 
-        var stored = await client.UploadAsync(local, "default/r/session-503-first.bin", cancellationToken: Ct);
+        var stored = await client.UploadAsync(local, "default/r/" + name, cancellationToken: Ct);
 
         Assert.Equal(3, proxy.ServiceUnavailableSent);
         Assert.Equal(Sha256Of(local), stored.Sha256);
-        Assert.Equal(Sha256Of(local), context.StoredSha256("r/session-503-first.bin"));
-    }
-
-    [Fact(Timeout = TestTimeout)]
-    public async Task UploadSinglePut_503s_RetriedAndFinishesByteIdentical()
-    {
-        const long Length = 6L * MiB;
-        await using var context = await ClientTestContext.StartAsync();
-        await using var proxy = await FaultProxy.StartAsync(context.Server.BaseUrl);
-        var client = context.ProxyClient(proxy, threshold: 64L * MiB);
-        var local = context.WriteFile("put-503.bin", Length, seed: 14);
-        proxy.FailWith503(3);
-
-        var stored = await client.UploadAsync(local, "default/r/put-503.bin", cancellationToken: Ct);
-
-        Assert.Equal(3, proxy.ServiceUnavailableSent);
-        Assert.Equal(Sha256Of(local), stored.Sha256);
-        Assert.Equal(Sha256Of(local), context.StoredSha256("r/put-503.bin"));
+        Assert.Equal(Sha256Of(local), context.StoredSha256("r/" + name));
     }
 
     /// <summary>A chunk whose connection stops moving (the proxy holds it, without closing) is abandoned after the
