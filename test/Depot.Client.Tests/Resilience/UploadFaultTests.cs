@@ -296,6 +296,16 @@ public sealed class UploadFaultTests
         Assert.Equal(Sha256Of(bytes), context.StoredSha256("r/log503.bin"));
     }
 
+    /// <summary>A client whose first server is <paramref name="dead"/> and whose second is the real one.</summary>
+    private static DepotClient FailoverClient(ClientTestContext context, Uri dead, Action<DepotClientOptions>? configure = null) =>
+        context.CreateClient(configure: o =>
+        {
+            o.Servers.Clear();
+            o.Servers.Add(dead);
+            o.Servers.Add(context.Server.BaseUrl);
+            configure?.Invoke(o);
+        });
+
     /// <summary>The first server accepts connections and resets them at once (a server that accepts but dies); the
     /// second is the real one. A session upload (whose first request creates the session) must end up there.</summary>
     [Theory(Timeout = TestTimeout)]
@@ -307,11 +317,8 @@ public sealed class UploadFaultTests
         const long Length = 6L * MiB;
         await using var context = await ClientTestContext.StartAsync();
         await using var dead = await StartDeadServerAsync(context, how);
-        var client = context.CreateClient(configure: o =>
+        var client = FailoverClient(context, dead.Url, o =>
         {
-            o.Servers.Clear();
-            o.Servers.Add(dead.Url);
-            o.Servers.Add(context.Server.BaseUrl);
             o.ResumableThreshold = MiB;
             o.ChunkSize = MiB;
         });
@@ -334,12 +341,7 @@ public sealed class UploadFaultTests
         const long Length = 3L * MiB;
         await using var context = await ClientTestContext.StartAsync();
         await using var dead = await StartDeadServerAsync(context, how);
-        var client = context.CreateClient(configure: o =>
-        {
-            o.Servers.Clear();
-            o.Servers.Add(dead.Url);
-            o.Servers.Add(context.Server.BaseUrl);
-        });
+        var client = FailoverClient(context, dead.Url);
         var local = context.WriteFile("failover-put.bin", Length, seed: 22);
 
         var stored = await client.UploadAsync(local, "default/r/failover-put.bin", cancellationToken: Ct);
