@@ -1,19 +1,81 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
+using Depot.Cli.Shell;
 
 namespace Depot.Cli.Commands;
 
-/// <summary>The root of the <c>depot</c> command.</summary>
+/// <summary>The root of the <c>depot</c> command: every command, and the usage errors of all of them.</summary>
 internal static class DepotCommand
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static RootCommand Create()
     {
-        var root = new RootCommand("Depot: a self-hosted file transfer and storage server.")
+        var root = new RootCommand("Depot: a self-hosted file transfer and storage server, and its client.\n\n" +
+            "Remote paths are written bucket/key, or /key in the bucket named 'default'.\n" +
+            "The server and key come from --url/--key, DEPOT_URL/DEPOT_KEY, or a profile ('depot config').\n" +
+            "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 exists, 5 auth, 6 conflict, 7 network,\n" +
+            "8 checksum, 9 partial failure, 10 storage, 130 interrupted (docs/cli.md).")
         {
             ServeCommand.Create(),
+            // commands: server
+            // commands: files
+            Files.ListCommand.Create(),
+            Files.StatCommand.Create(),
+            // commands: transfers
+            // commands: kv
+            // commands: sync
+            // commands: queue
+            // commands: keys
+            // commands: config
         };
+        return root;
+    }
 
-        // The server's host handles SIGINT/SIGTERM itself (graceful shutdown); the parser must not kill the process.
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = Create();
         var parsed = root.Parse(args);
+        if (args.Length == 0)
+        {
+            new HelpAction().Invoke(parsed);
+            return ExitCodes.Usage;
+        }
+
+        var errors = parsed.Errors.Select(e => e.Message).Concat(UnknownOptions(parsed)).ToList();
+        if (errors.Count > 0)
+        {
+            var command = parsed.CommandResult.Command;
+            foreach (var error in errors)
+            {
+                await Console.Error.WriteLineAsync($"{CliAction.CommandName(command)}: {error}");
+            }
+
+            await Console.Error.WriteLineAsync($"Try '{CliAction.CommandName(command)} --help'.");
+            return ExitCodes.Usage;
+        }
+
+        // Signals are handled where they matter: the server shuts down gracefully; client commands cancel (CliAction).
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
+
+    /// <summary>The parser takes an unknown <c>--flag</c> as an argument when the command has arguments left, so
+    /// <c>depot rm --recurse dir</c> would remove a file named "--recurse". Such tokens are refused unless they follow
+    /// <c>--</c> (the way to name a file that starts with a dash); "-" alone means stdin or stdout.</summary>
+    private static IEnumerable<string> UnknownOptions(ParseResult parsed)
+    {
+        foreach (var token in parsed.Tokens)
+        {
+            if (token.Type == TokenType.DoubleDash)
+            {
+                yield break;
+            }
+
+            if (token.Type == TokenType.Argument && token.Value.Length > 1 && token.Value[0] == '-' && !IsNumber(token.Value))
+            {
+                yield return $"Unrecognized option '{token.Value}' (write '-- {token.Value}' for a path that starts with a dash).";
+            }
+        }
+    }
+
+    private static bool IsNumber(string text) => long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _);
 }

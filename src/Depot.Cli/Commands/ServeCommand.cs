@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
+using Depot.Cli.Shell;
 using Depot.Server.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -78,7 +78,7 @@ internal static class ServeCommand
                 if (parse.GetValue(chunkSizeRange) is { } range)
                 {
                     var dash = range.IndexOf('-', StringComparison.Ordinal);
-                    var (min, max) = dash > 0 ? (ParseSize(range[..dash]), ParseSize(range[(dash + 1)..])) : (-1L, -1L);
+                    var (min, max) = dash > 0 ? (Units.ParseSize(range[..dash]), Units.ParseSize(range[(dash + 1)..])) : (-1L, -1L);
                     if (min < 1 || max < min)
                     {
                         return Fail($"--chunk-size-range takes MIN-MAX with 1 <= MIN <= MAX, e.g. 64K-64M (got '{range}').");
@@ -89,7 +89,7 @@ internal static class ServeCommand
 
                 if (parse.GetValue(uploadExpiry) is { } expiry)
                 {
-                    options.UploadSessionExpiry = ParseDuration(expiry) is { } duration && duration >= TimeSpan.FromMinutes(1)
+                    options.UploadSessionExpiry = Units.ParseDuration(expiry) is { } duration && duration >= TimeSpan.FromMinutes(1)
                         ? duration
                         : throw new ArgumentException($"--upload-expiry takes a duration of at least 1m, e.g. 30m, 24h, 7d (got '{expiry}').");
                 }
@@ -100,7 +100,7 @@ internal static class ServeCommand
                 options.IndexedCp.ReplaceExisting &= !parse.GetValue(indexedCpNoReplace);
                 if (parse.GetValue(indexedCpQuiet) is { } quiet)
                 {
-                    options.IndexedCp.QuietPeriod = ParseDuration(quiet)
+                    options.IndexedCp.QuietPeriod = Units.ParseDuration(quiet)
                         ?? throw new ArgumentException($"--indexedcp-quiet-period takes a duration, e.g. 10s, 2m (got '{quiet}').");
                 }
 
@@ -129,7 +129,7 @@ internal static class ServeCommand
 
                 if (parse.GetValue(maxFileSize) is { } size)
                 {
-                    options.MaxObjectSize = ParseSize(size);
+                    options.MaxObjectSize = Units.ParseSize(size);
                 }
 
                 if (parse.GetValue(maxKeyLength) is { } keyLength)
@@ -217,39 +217,6 @@ internal static class ServeCommand
 
         new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(path), optional: false).Build().Bind(options);
         return options;
-    }
-
-    /// <summary>Sizes like 1024, 500K, 10M, 2G, 1T (binary multiples).</summary>
-    internal static long ParseSize(string text)
-    {
-        text = text.Trim().ToUpperInvariant().TrimEnd('B').TrimEnd('I');
-        var multiplier = text.Length > 0 ? text[^1] switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, 'T' => 1L << 40, _ => 1L } : 1L;
-        var number = multiplier == 1 ? text : text[..^1];
-        if (!long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value <= 0)
-        {
-            throw new FormatException($"'{text}' is not a size; use e.g. 500M or 10G.");
-        }
-
-        return checked(value * multiplier);
-    }
-
-    /// <summary>A duration like 90s, 30m, 24h or 7d; null when it is not one.</summary>
-    internal static TimeSpan? ParseDuration(string text)
-    {
-        text = text.Trim().ToLowerInvariant();
-        if (text.Length < 2 || !long.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value <= 0 || value > 3650L * 24 * 3600)
-        {
-            return null;
-        }
-
-        return text[^1] switch
-        {
-            's' => TimeSpan.FromSeconds(value),
-            'm' => TimeSpan.FromMinutes(value),
-            'h' => TimeSpan.FromHours(value),
-            'd' => TimeSpan.FromDays(Math.Min(value, 3650)),
-            _ => null,
-        };
     }
 
     private static int Fail(string message)
