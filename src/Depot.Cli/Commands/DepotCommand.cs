@@ -16,17 +16,37 @@ internal static class DepotCommand
             "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 exists, 5 auth, 6 conflict, 7 network,\n" +
             "8 checksum, 9 partial failure, 10 storage, 130 interrupted (docs/cli.md).")
         {
-            ServeCommand.Create(),
+            Server.ServeCommand.Create(),
             // commands: server
+            Server.StopCommand.Create(),
+            Server.TlsCommand.Create(),
             // commands: files
             Files.ListCommand.Create(),
             Files.StatCommand.Create(),
+            Files.MakeDirectoryCommand.Create(),
+            Files.RemoveCommand.Create(),
+            Files.CopyMoveCommand.CreateMove(),
+            Files.CopyMoveCommand.CreateCopy(),
+            Files.MetaCommand.Create(),
+            Files.ShareCommand.Create(),
+            Files.InfoCommand.Create(),
             // commands: transfers
+            Transfers.PutCommand.Create(),
+            Transfers.GetCommand.Create(),
+            Transfers.CatCommand.Create(),
+            Transfers.AppendCommand.Create(),
+            Transfers.TruncateCommand.Create(),
+            Transfers.SlaveCommand.Create(),
             // commands: kv
+            KeyValue.KvCommand.Create(),
             // commands: sync
+            Sync.SyncCommand.Create(),
             // commands: queue
+            Queue.QueueCommand.Create(),
             // commands: keys
+            Admin.KeyCommand.Create(),
             // commands: config
+            Config.ConfigCommand.Create(),
         };
         return root;
     }

@@ -17,9 +17,10 @@ internal sealed record ConnectionSettings(IReadOnlyList<Uri> Servers, string? Ap
         var file = ProfileStore.Load();
         var profileName = ProfileStore.SelectedName(profileFlag, file);
         file.Profiles.TryGetValue(profileName, out var profile);
-        if (profile is null && profileFlag is not null)
+        if (profile is null && ProfileStore.NamedProfile(profileFlag) is not null)
         {
-            throw CliException.Usage($"there is no profile '{profileName}' in {ProfileStore.FilePath}; create it with 'depot config set url URL --profile {profileName}'.");
+            var namedBy = profileFlag is null ? "DEPOT_PROFILE names" : "there is";
+            throw CliException.Usage($"{namedBy} no profile '{profileName}' in {ProfileStore.FilePath}; create it with 'depot config set url URL --profile {profileName}'.");
         }
 
         var url = urlFlag ?? Environment("DEPOT_URL") ?? profile?.Url ?? DefaultUrl;

@@ -101,8 +101,21 @@ internal static class ProfileStore
     }
 
     /// <summary>The profile to use: <c>--profile</c>, else <c>$DEPOT_PROFILE</c>, else the file's current one, else "default".</summary>
-    public static string SelectedName(string? requested, ProfileFile file) =>
-        requested ?? (Environment.GetEnvironmentVariable("DEPOT_PROFILE") is { Length: > 0 } fromEnvironment ? fromEnvironment : null) ?? file.Current ?? DefaultProfile;
+    public static string SelectedName(string? requested, ProfileFile file) => NamedProfile(requested) ?? file.Current ?? DefaultProfile;
+
+    /// <summary>The profile the user named (<c>--profile</c>, else <c>$DEPOT_PROFILE</c>), or null: a named profile
+    /// must exist, while the implicit "default" may not.</summary>
+    public static string? NamedProfile(string? requested) =>
+        requested ?? (Environment.GetEnvironmentVariable("DEPOT_PROFILE") is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
+
+    /// <summary>Refuses a name that is not one of <see cref="Settings"/>.</summary>
+    public static void RequireSetting(string setting)
+    {
+        if (!Settings.Contains(setting, StringComparer.Ordinal))
+        {
+            throw UnknownSetting(setting);
+        }
+    }
 
     public static string? Get(Profile profile, string setting) => setting switch
     {

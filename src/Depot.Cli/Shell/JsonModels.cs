@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Depot.Client;
 
 namespace Depot.Cli.Shell;
@@ -9,7 +10,7 @@ internal sealed record ObjectJson(
     long Size,
     DateTimeOffset Modified,
     string? Sha256 = null,
-    string? ETag = null,
+    [property: JsonPropertyName("etag")] string? ETag = null,
     string? ContentType = null,
     DateTimeOffset? Created = null,
     DateTimeOffset? Expires = null,

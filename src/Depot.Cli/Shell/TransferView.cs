@@ -13,7 +13,10 @@ internal static class TransferView
     /// <summary>Runs <paramref name="work"/>, giving it the progress sink of the current mode (null when nothing is shown).</summary>
     /// <param name="verb">What a finished file is called in line mode ("uploaded", "downloaded", "sent").</param>
     /// <param name="multiple">Several files: finished bars are hidden (the overall bar stays) and line mode prints a line per file.</param>
-    public static async Task<T> RunAsync<T>(CliOutput output, string verb, bool multiple, Func<IProgress<TransferProgress>?, Task<T>> work)
+    /// <param name="describe">Line mode: the line printed for a finished file, instead of "VERB NAME (size, rate)"
+    /// (for commands whose per-file line says more, like where the file went).</param>
+    public static async Task<T> RunAsync<T>(CliOutput output, string verb, bool multiple, Func<IProgress<TransferProgress>?, Task<T>> work,
+        Func<TransferProgress, string>? describe = null)
     {
         if (output.ShowProgressBars)
         {
@@ -31,7 +34,7 @@ internal static class TransferView
             return await progress.StartAsync(context => work(new BarSink(context)));
         }
 
-        return await work(output.ShowProgressLines && multiple ? new LineSink(output, verb) : null);
+        return await work(output.ShowProgressLines && multiple ? new LineSink(output, verb, describe) : null);
     }
 
     /// <summary>Spectre tasks keyed by file name, plus one overall task when the SDK reports overall counts.</summary>
@@ -87,7 +90,7 @@ internal static class TransferView
     }
 
     /// <summary>One line per finished file; no carriage returns, no escape sequences.</summary>
-    private sealed class LineSink(CliOutput output, string verb) : IProgress<TransferProgress>
+    private sealed class LineSink(CliOutput output, string verb, Func<TransferProgress, string>? describe) : IProgress<TransferProgress>
     {
         private readonly Lock _lock = new();
 
@@ -100,7 +103,7 @@ internal static class TransferView
 
             lock (_lock)
             {
-                output.Info($"{verb} {value.Name} ({Units.FormatSize(value.BytesTransferred)}, {Units.FormatRate(value.BytesPerSecond)})");
+                output.Info(describe?.Invoke(value) ?? $"{verb} {value.Name} ({Units.FormatSize(value.BytesTransferred)}, {Units.FormatRate(value.BytesPerSecond)})");
             }
         }
     }

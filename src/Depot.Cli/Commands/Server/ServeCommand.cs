@@ -3,7 +3,7 @@ using Depot.Cli.Shell;
 using Depot.Server.Hosting;
 using Microsoft.Extensions.Configuration;
 
-namespace Depot.Cli.Commands;
+namespace Depot.Cli.Commands.Server;
 
 /// <summary><c>depot serve DIR</c>: run a server on the embedded default (local files + SQLite).</summary>
 internal static class ServeCommand
@@ -33,11 +33,14 @@ internal static class ServeCommand
         var indexedCpQuiet = new Option<string?>("--indexedcp-quiet-period") { Description = "Wait without a chunk before a complete IndexedCP upload is published when no short last chunk ended it, e.g. 10s, 2m (default 10s)." };
         var webhooks = new Option<string[]>("--webhook") { Description = "POST upload events (upload.completed, upload.cancelled, manifest.completed) to URL, signed with $DEPOT_WEBHOOK_SECRET (repeatable).", AllowMultipleArgumentsPerToken = false };
         var indexedCpNoReplace = new Option<bool>("--indexedcp-no-replace") { Description = "Refuse (409) IndexedCP uploads of names that exist instead of replacing them." };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background (a new session; survives the terminal): returns once the server listens. Stop it with 'depot stop'." };
+        var pidFile = new Option<string?>("--pidfile") { Description = "Write the server's pid to FILE once it listens; removed when it stops (default with --detach: DIR/.depot/depot.pid).", HelpName = "FILE" };
+        var logFile = new Option<string?>("--log") { Description = "With --detach: append the server's output to FILE (default DIR/.depot/depot.log).", HelpName = "FILE" };
 
         var command = new Command("serve", "Serve DIR over HTTP(S) as bucket 'default'.")
         {
             dir, listen, buckets, adminKey, anonymousRead, maxFileSize, maxKeyLength, rateLimit, tlsCert, tlsKey, tlsSelfSigned, config, noScan, noAccessLog, maxMetaValue, chunkSizeRange, uploadExpiry,
-            indexedCpBucket, indexedCpPrefix, indexedCpKeepPaths, indexedCpQuiet, indexedCpNoReplace, webhooks,
+            indexedCpBucket, indexedCpPrefix, indexedCpKeepPaths, indexedCpQuiet, indexedCpNoReplace, webhooks, detach, pidFile, logFile,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -153,6 +156,25 @@ internal static class ServeCommand
                 return Fail(e.Message);
             }
 
+            var pidPath = parse.GetValue(pidFile) is { } pidText ? Path.GetFullPath(pidText)
+                : parse.GetValue(detach) ? PidFile.DefaultPath(options.DataDirectory) : null;
+            if (pidPath is not null && PidFile.ReadLive(pidPath) is { } running)
+            {
+                Console.Error.WriteLine($"depot serve: already running as pid {running} (pidfile {pidPath}); stop it with 'depot stop --pidfile {pidPath}'.");
+                return 4;
+            }
+
+            if (parse.GetValue(detach) && Environment.GetEnvironmentVariable(Detach.ChildVariable) != "1")
+            {
+                var logPath = Path.GetFullPath(parse.GetValue(logFile) ?? Path.Combine(options.StateDirectory, "depot.log"));
+                return await Detach.RunAsync(pidPath!, logPath, cancellationToken);
+            }
+
+            if (parse.GetValue(logFile) is not null && !parse.GetValue(detach))
+            {
+                return Fail("--log goes with --detach (in the foreground the output goes to the terminal; redirect it with >>FILE).");
+            }
+
             await using var server = await CreateServerAsync(options, cancellationToken);
             if (server is null)
             {
@@ -183,7 +205,31 @@ internal static class ServeCommand
             }
 
             await Console.Out.FlushAsync(cancellationToken);
-            await server.WaitForShutdownAsync(CancellationToken.None);
+            if (pidPath is null)
+            {
+                await server.WaitForShutdownAsync(CancellationToken.None);
+                return 0;
+            }
+
+            // Written once the server listens and has printed its URL, key and fingerprint: 'serve --detach' waits for it.
+            try
+            {
+                PidFile.WriteOwn(pidPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Fail($"cannot write the pidfile {pidPath}: {e.Message}");
+            }
+
+            try
+            {
+                await server.WaitForShutdownAsync(CancellationToken.None);
+            }
+            finally
+            {
+                PidFile.RemoveOwn(pidPath);
+            }
+
             return 0;
         });
         return command;
