@@ -24,7 +24,7 @@ internal static class QueueRunCommand
             var options = new UploadQueueOptions
             {
                 Watch = context.Value(watch),
-                Parallelism = Math.Max(1, RequirePositive(context.Value(parallel), "--parallel")),
+                Parallelism = RequirePositive(context.Value(parallel), "--parallel"),
                 MaxAttempts = RequirePositive(context.Value(maxAttempts), "--max-attempts"),
             };
             if (context.Value(poll) is { } pollText)
