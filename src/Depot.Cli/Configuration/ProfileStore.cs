@@ -85,19 +85,29 @@ internal static class ProfileStore
         var path = FilePath;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = path + ".tmp-" + Environment.ProcessId;
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        // A leftover (or planted) temporary file is removed first and the new one created exclusively, so the keys
+        // only ever go into a file this process created with mode 0600.
+        File.Delete(temporary);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        using (var stream = new FileStream(temporary, options))
+        try
         {
-            JsonSerializer.Serialize(stream, file, JsonOptions);
-            stream.Flush(flushToDisk: true);
-        }
+            using (var stream = new FileStream(temporary, options))
+            {
+                JsonSerializer.Serialize(stream, file, JsonOptions);
+                stream.Flush(flushToDisk: true);
+            }
 
-        File.Move(temporary, path, overwrite: true);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary); // gone already after the move; removed here when writing failed
+        }
     }
 
     /// <summary>The profile to use: <c>--profile</c>, else <c>$DEPOT_PROFILE</c>, else the file's current one, else "default".</summary>

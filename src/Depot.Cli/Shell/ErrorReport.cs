@@ -47,7 +47,8 @@ internal static class ErrorReport
             .Replace("or raise DepotClientOptions.StallTimeout", "or retry (a large upload resumes where it stopped)", StringComparison.Ordinal)
             .Replace("Check the URL (DEPOT_URL)", "Check the URL (--url, DEPOT_URL or 'depot config set url')", StringComparison.Ordinal)
             .Replace("DepotClientOptions.CertificateFingerprint", "--fingerprint (see 'depot tls fingerprint')", StringComparison.Ordinal)
-            .Replace("allow overwriting", "leave out --no-clobber", StringComparison.Ordinal);
+            .Replace("allow overwriting", "leave out --no-clobber", StringComparison.Ordinal)
+            .Replace("Use ConflictMode.Skip to keep existing files or ConflictMode.Overwrite to replace them.", "Leave out --no-clobber to replace them.", StringComparison.Ordinal);
     }
 
     private static string CodeOf(int exitCode) => exitCode switch

@@ -101,6 +101,21 @@ public sealed class CopyMoveTests : FilesTestBase
     }
 
     [Fact]
+    public async Task Mv_of_two_sources_with_one_name_into_a_directory_never_loses_the_first()
+    {
+        await PutAsync("/da/x.txt", "one");
+        await PutAsync("/db/x.txt", "two");
+        await PutAsync("/dst/keep.txt", "k");
+
+        var result = await C.RunAsync("mv", "/da/x.txt", "/db/x.txt", "/dst/");
+
+        Assert.True(result.ExitCode == 9, result.ToString());
+        Assert.Contains("will not replace default/dst/x.txt", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal("one", await ReadAsync("/dst/x.txt"));
+        Assert.Equal("two", await ReadAsync("/db/x.txt"));
+    }
+
+    [Fact]
     public async Task Mv_of_a_missing_source_exits_3_naming_it()
     {
         var result = await C.RunAsync("mv", "/ghost.txt", "/x.txt");

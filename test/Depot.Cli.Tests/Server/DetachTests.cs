@@ -124,7 +124,7 @@ public sealed partial class DetachTests : IAsyncLifetime
 
         var refused = await _context.RunAsync("stop", "--pidfile", pidFile);
         Assert.Equal(1, refused.ExitCode);
-        Assert.Contains("not a depot server", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not the depot server that wrote", refused.Stderr, StringComparison.Ordinal);
         Assert.False(stranger.HasExited);
 
         var start = await _context.RunAsync(["serve", "--detach", "--listen", $"127.0.0.1:{port}", "--pidfile", pidFile, dir], Env(port));
@@ -156,6 +156,34 @@ public sealed partial class DetachTests : IAsyncLifetime
         Assert.True(stop.ExitCode == 0, stop.ToString());
         Assert.Equal(0, server.ExitCode);
         Assert.False(File.Exists(pidFile));
+    }
+
+    [Fact]
+    public async Task A_stale_pidfile_naming_another_depot_server_neither_stops_it_nor_blocks_a_start()
+    {
+        // A server of another directory runs; a pidfile left over from before it started (a crash, a reboot) names
+        // its pid. That server did not write the file and must be left alone.
+        var (port, dir, pidFile) = Prepare();
+        var (_, otherDir, otherPidFile) = Prepare();
+        using var other = _context.Start(["serve", "--listen", $"127.0.0.1:{port}", "--pidfile", otherPidFile, otherDir], Env(port));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(otherPidFile) && !other.HasExited && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, CliTestContext.Ct);
+        }
+
+        File.WriteAllText(pidFile, other.Id.ToString(CultureInfo.InvariantCulture) + "\n");
+        File.SetLastWriteTimeUtc(pidFile, DateTime.UtcNow.AddHours(-1));
+
+        var stop = await _context.RunAsync("stop", "--pidfile", pidFile);
+
+        Assert.True(stop.ExitCode == 1, stop.ToString());
+        Assert.Contains("not the depot server that wrote", stop.Stderr, StringComparison.Ordinal);
+        Assert.False(other.HasExited, "a stranger server was stopped");
+
+        var stopOther = await _context.RunAsync("stop", "--pidfile", otherPidFile);
+        Assert.True(stopOther.ExitCode == 0, stopOther.ToString());
+        _ = dir;
     }
 
     [Fact]

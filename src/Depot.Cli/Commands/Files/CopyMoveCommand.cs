@@ -42,6 +42,7 @@ internal static class CopyMoveCommand
             var overwrite = !context.Value(noClobber);
             var batch = new ItemBatch(command, context, from.Count);
             var results = new List<TransferredJson>();
+            var produced = new HashSet<DepotPath>();
             foreach (var source in from)
             {
                 var target = intoDirectory ? to.Combine(source.Name) : to;
@@ -50,6 +51,13 @@ internal static class CopyMoveCommand
                     if (target == source)
                     {
                         throw CliException.Usage($"{source}: source and destination are the same path.");
+                    }
+
+                    // Two sources with one name would land on one target: the second would replace the first, which
+                    // for mv is already gone from its source (mv refuses this too).
+                    if (!produced.Add(target))
+                    {
+                        throw CliException.Exists($"{source}: will not replace {target}, which this command just {(move ? "moved" : "copied")} there.");
                     }
 
                     var result = move

@@ -36,7 +36,7 @@ internal static class PidFile
     {
         try
         {
-            return Read(path) is { } pid && IsDepotServer(pid) ? pid : null;
+            return Read(path) is { } pid && IsDepotServer(pid, path) ? pid : null;
         }
         catch (FormatException)
         {
@@ -70,8 +70,10 @@ internal static class PidFile
     }
 
     /// <summary>True when <paramref name="pid"/> is a running (not zombie) <c>depot serve</c>, started as
-    /// <c>depot serve</c> or <c>dotnet depot.dll serve</c>.</summary>
-    public static bool IsDepotServer(int pid)
+    /// <c>depot serve</c> or <c>dotnet depot.dll serve</c>, that can have written <paramref name="pidFile"/>: it
+    /// started before the file was written. A pidfile left by a crash or a reboot may name a pid that now belongs to
+    /// another depot server (of another directory), which must never be stopped or taken for this one.</summary>
+    public static bool IsDepotServer(int pid, string pidFile)
     {
         var arguments = CommandLine(pid);
         if (arguments is null || !IsRunning(pid))
@@ -80,7 +82,32 @@ internal static class PidFile
         }
 
         var serve = Array.IndexOf(arguments, "serve");
-        return serve is 1 or 2 && Path.GetFileName(arguments[serve - 1]).StartsWith("depot", StringComparison.Ordinal);
+        if (serve is not (1 or 2) || !Path.GetFileName(arguments[serve - 1]).StartsWith("depot", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        return StartTime(pid) is not { } started || started <= File.GetLastWriteTimeUtc(pidFile).AddSeconds(1);
+    }
+
+    /// <summary>When the process started (from /proc: boot time + its start in clock ticks), or null if unknown.</summary>
+    private static DateTime? StartTime(int pid)
+    {
+        const double ClockTicksPerSecond = 100; // USER_HZ, 100 on every Linux architecture .NET runs on
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            // Fields after the command name (which may contain spaces) start at field 3; starttime is field 22.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[19], CultureInfo.InvariantCulture);
+            var bootLine = File.ReadLines("/proc/stat").First(l => l.StartsWith("btime ", StringComparison.Ordinal));
+            var boot = long.Parse(bootLine.AsSpan(6), CultureInfo.InvariantCulture);
+            return DateTime.UnixEpoch.AddSeconds(boot + (ticks / ClockTicksPerSecond));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The process's arguments (argv), or null when there is no such process.</summary>

@@ -167,7 +167,15 @@ internal static class ServeCommand
             if (parse.GetValue(detach) && Environment.GetEnvironmentVariable(Detach.ChildVariable) != "1")
             {
                 var logPath = Path.GetFullPath(parse.GetValue(logFile) ?? Path.Combine(options.StateDirectory, "depot.log"));
-                return await Detach.RunAsync(pidPath!, logPath, cancellationToken);
+                try
+                {
+                    return await Detach.RunAsync(pidPath!, logPath, cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"depot serve: cannot start in the background: {e.Message}");
+                    return ExitCodes.Failure;
+                }
             }
 
             if (parse.GetValue(logFile) is not null && !parse.GetValue(detach))
@@ -187,7 +195,8 @@ internal static class ServeCommand
             }
             catch (IOException e)
             {
-                return Fail($"cannot listen on {options.Listen}: {e.Message}");
+                Console.Error.WriteLine($"depot serve: cannot listen on {options.Listen}: {e.Message}");
+                return ExitCodes.Failure; // not a usage error: the address is taken or not ours
             }
             foreach (var url in server.Urls)
             {

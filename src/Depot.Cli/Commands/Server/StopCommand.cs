@@ -42,10 +42,10 @@ internal static class StopCommand
                 throw CliException.NotFound($"the server (pid {pid}) is not running; removed the stale pidfile {path}.");
             }
 
-            if (!PidFile.IsDepotServer(pid))
+            if (!PidFile.IsDepotServer(pid, path))
             {
                 var program = PidFile.CommandLine(pid) is { Length: > 0 } arguments ? string.Join(' ', arguments) : "another program";
-                throw new CliException(ExitCodes.Failure, $"pid {pid} is not a depot server ({program}); not stopping it. If the server is gone, remove the stale pidfile {path}.");
+                throw new CliException(ExitCodes.Failure, $"pid {pid} is not the depot server that wrote {path} ({program}); not stopping it. If the server is gone, remove the stale pidfile {path}.");
             }
 
             var stopwatch = Stopwatch.StartNew();

@@ -71,6 +71,7 @@ internal static class GetCommand
 
             var items = new TransferItems(command, context);
             var results = new List<DownloadJson>();
+            var produced = new HashSet<string>(StringComparer.Ordinal); // two sources with one name must not land on one file
             foreach (var text in sources)
             {
                 if (isRecursive)
@@ -89,6 +90,11 @@ internal static class GetCommand
                     }
 
                     var target = into ? Path.Combine(localText, source.Name) : localText;
+                    if (!produced.Add(Path.GetFullPath(target)))
+                    {
+                        throw CliException.Exists($"{source}: will not replace {target}, which this command just downloaded (two sources have that name).");
+                    }
+
                     DepotObject described;
                     try
                     {

@@ -72,12 +72,20 @@ internal static class PutCommand
             if (!into && !withId && sources[0].Error is null)
             {
                 context.Subject = remote.ToString();
-                into = await context.Client.TryStatAsync(remote, context.Cancellation) is { IsFile: false };
+                try
+                {
+                    into = await context.Client.TryStatAsync(remote, context.Cancellation) is { IsFile: false };
+                }
+                catch (ForbiddenException)
+                {
+                    into = false; // a key that may write but not read: REMOTE is the new name, as written
+                }
                 context.Subject = null;
             }
 
             var items = new TransferItems(command, context);
             var results = new List<ObjectJson>();
+            var produced = new HashSet<DepotPath>(); // two sources with one name must not land on one object
             foreach (var source in sources)
             {
                 if (source.Error is not null)
@@ -104,7 +112,9 @@ internal static class PutCommand
                 else
                 {
                     var destination = into ? remote.Combine(source.Path is null ? "" : Path.GetFileName(source.Path)) : remote;
-                    var uploaded = await items.RunAsync(source.Shown, () => UploadFileAsync(context, source, destination, into, upload));
+                    var uploaded = await items.RunAsync(source.Shown, () => produced.Add(destination)
+                        ? UploadFileAsync(context, source, destination, into, upload)
+                        : throw CliException.Exists($"{source.Shown}: will not replace {destination}, which this command just uploaded (two sources have that name)."));
                     if (uploaded is not null)
                     {
                         context.Output.Info(TransferOptions.Describe(source.Shown, uploaded.Path.ToString(), uploaded.Size));
