@@ -168,8 +168,6 @@ DATA_DIR=$BENCH_WORK/depot-data
 DL=$BENCH_WORK/dl   # downloads land here, on the same file system as the data dir
 mkdir -p "$DL" "$BENCH_WORK/cli-state"
 
-# server_cpu: utime + stime of the server, in clock ticks.
-server_cpu() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$DEPOT_PID/stat"; }
 # pmeasure MODE AMOUNT SIDE CMD...: runs CMD under /usr/bin/time (client CPU), timed with `date` around the process.
 #   MODE wall: VALUE = AMOUNT / process wall seconds.
 #   MODE tool: VALUE = AMOUNT / the seconds on CMD's last stdout line (curl's time_total); the line
@@ -232,14 +230,7 @@ ensure_data_files   # $DATA/big.bin (BIG_MB MiB random), and the kit's small fil
 BIG_SHA=$(openssl dgst -sha256 -r "$DATA/big.bin" | awk '{print $1}')
 if has sync; then
   log "creating $FILES x 4 KiB files in $DATA/tree-sync (untimed)"
-  perl -e '
-    my ($root, $n) = @ARGV; open(my $r, "<:raw", "/dev/urandom") or die;
-    for my $i (0 .. $n - 1) {
-      my $d = sprintf("%s/d%02d/e%02d", $root, int($i / 1000) % 100, int($i / 100) % 10);
-      if ($i % 100 == 0) { system("mkdir", "-p", $d) == 0 or die }
-      read($r, my $buf, 4096) == 4096 or die;
-      open(my $f, ">:raw", sprintf("%s/f%05d.bin", $d, $i)) or die; print $f $buf; close($f) or die;
-    }' "$DATA/tree-sync" "$FILES"
+  depot_bench_make_tree "$DATA/tree-sync" "$FILES"
 fi
 
 t0=$(date +%s)

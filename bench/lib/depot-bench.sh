@@ -130,3 +130,19 @@ depot_bench_log_summary() {
     echo '```'
   fi
 }
+
+# server_cpu: utime + stime of the server (DEPOT_PID), in clock ticks.
+server_cpu() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$DEPOT_PID/stat"; }
+
+# depot_bench_make_tree DIR N: N files of 4 KiB random bytes in DIR/dNN/eN/fNNNNN.bin (100 per directory), the tree
+# the sync rows compare against rsync.
+depot_bench_make_tree() {
+  perl -e '
+    my ($root, $n) = @ARGV; open(my $r, "<:raw", "/dev/urandom") or die;
+    for my $i (0 .. $n - 1) {
+      my $d = sprintf("%s/d%02d/e%02d", $root, int($i / 1000) % 100, int($i / 100) % 10);
+      if ($i % 100 == 0) { system("mkdir", "-p", $d) == 0 or die }
+      read($r, my $buf, 4096) == 4096 or die;
+      open(my $f, ">:raw", sprintf("%s/f%05d.bin", $d, $i)) or die; print $f $buf; close($f) or die;
+    }' "$1" "$2"
+}

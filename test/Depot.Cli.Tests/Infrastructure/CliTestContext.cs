@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text;
 using Depot.Client;
 using Depot.Server.Hosting;
@@ -187,21 +186,8 @@ public sealed class CliTestContext : IAsyncDisposable
     }
 
     /// <summary>Writes a local file of pseudo-random bytes under <see cref="Scratch"/> and returns its full path.</summary>
-    public string WriteFile(string relativePath, long length, int seed = 1)
-    {
-        var path = Path.Combine(Scratch, relativePath);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        using var file = File.Create(path);
-        var random = new Random(seed);
-        var buffer = new byte[1024 * 1024];
-        for (long left = length; left > 0; left -= buffer.Length)
-        {
-            random.NextBytes(buffer);
-            file.Write(buffer, 0, (int)Math.Min(buffer.Length, left));
-        }
-
-        return path;
-    }
+    public string WriteFile(string relativePath, long length, int seed = 1) =>
+        LocalFiles.WriteRandom(Path.Combine(Scratch, relativePath), length, seed);
 
     /// <summary>Writes a local text file under <see cref="Scratch"/> and returns its full path.</summary>
     public string WriteText(string relativePath, string text)
@@ -212,11 +198,7 @@ public sealed class CliTestContext : IAsyncDisposable
         return path;
     }
 
-    public static string Sha256Of(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    public static string Sha256Of(string path) => LocalFiles.Sha256Of(path);
 
     /// <summary>True when <paramref name="text"/> holds a control character other than newline and tab (escape
     /// sequences, carriage returns, backspaces).</summary>

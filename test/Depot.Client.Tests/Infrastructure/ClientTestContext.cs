@@ -60,27 +60,10 @@ public sealed class ClientTestContext : IAsyncDisposable
     }
 
     /// <summary>Writes a local file of pseudo-random bytes under <see cref="Scratch"/> and returns its full path.</summary>
-    public string WriteFile(string relativePath, long length, int seed = 1)
-    {
-        var path = Path.Combine(Scratch, relativePath);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        using var file = File.Create(path);
-        var random = new Random(seed);
-        var buffer = new byte[1024 * 1024];
-        for (long left = length; left > 0; left -= buffer.Length)
-        {
-            random.NextBytes(buffer);
-            file.Write(buffer, 0, (int)Math.Min(buffer.Length, left));
-        }
+    public string WriteFile(string relativePath, long length, int seed = 1) =>
+        LocalFiles.WriteRandom(Path.Combine(Scratch, relativePath), length, seed);
 
-        return path;
-    }
-
-    public static string Sha256Of(string path)
-    {
-        using var file = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(file));
-    }
+    public static string Sha256Of(string path) => LocalFiles.Sha256Of(path);
 
     public static string Sha256Of(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
