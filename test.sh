@@ -16,6 +16,8 @@ install_apt() {
 }
 need curl || install_apt curl
 need kill || install_apt procps
+# The CLI's progress-bar tests run `depot` on a pseudo-terminal with util-linux `script`.
+need script || install_apt bsdutils
 # The tus tests drive the real tus-js-client from Node (test/js): they fail, never skip, when it is missing.
 { need node && need npm; } || install_apt nodejs npm
 if need node && need npm; then
