@@ -14,7 +14,7 @@ internal static class DepotCommand
             "Remote paths are written bucket/key, or /key in the bucket named 'default'.\n" +
             "The server and key come from --url/--key, DEPOT_URL/DEPOT_KEY, or a profile ('depot config').\n" +
             "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 exists, 5 auth, 6 conflict, 7 network,\n" +
-            "8 checksum, 9 partial failure, 10 storage, 130 interrupted (docs/cli.md).")
+            "8 checksum, 9 partial failure, 10 storage, 130 interrupted, 141 broken pipe (docs/cli.md).")
         {
             Server.ServeCommand.Create(),
             // commands: server

@@ -38,6 +38,10 @@ internal static class CliAction
         {
             return await body(context);
         }
+        catch (IOException error) when (IsBrokenPipe(error))
+        {
+            return ExitCodes.BrokenPipe; // the reader has what it wanted; nothing to say to it
+        }
         catch (Exception error) when (error is not OperationCanceledException || cancellation.IsCancellationRequested)
         {
             return Report(command, context, error);
@@ -59,6 +63,11 @@ internal static class CliAction
             cancellation.Cancel();
         }
     }
+
+    /// <summary>EPIPE (errno 32) on a write: stdout's reader closed the pipe.</summary>
+    public static bool IsBrokenPipe(Exception error) =>
+        error is IOException { HResult: 32 } || (error is IOException && error.Message.Contains("Broken pipe", StringComparison.Ordinal))
+        || (error.InnerException is { } inner && IsBrokenPipe(inner));
 
     /// <summary>Prints the error and returns its exit code.</summary>
     public static int Report(Command command, CliContext context, Exception error)

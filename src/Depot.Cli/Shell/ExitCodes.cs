@@ -41,4 +41,8 @@ internal static class ExitCodes
 
     /// <summary>Interrupted by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
+
+    /// <summary>The reader of stdout went away (<c>depot cat big | head</c>): 128 + SIGPIPE, what a Unix tool killed by
+    /// SIGPIPE reports; nothing is printed.</summary>
+    public const int BrokenPipe = 141;
 }

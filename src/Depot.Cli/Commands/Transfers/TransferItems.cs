@@ -34,9 +34,9 @@ internal sealed class TransferItems(Command command, CliContext context)
             Succeeded++;
             return result;
         }
-        catch (Exception error) when (!context.Cancellation.IsCancellationRequested)
+        catch (Exception error) when (!context.Cancellation.IsCancellationRequested && !CliAction.IsBrokenPipe(error))
         {
-            Fail(subject, error);
+            Fail(subject, error); // a closed stdout is not this item's failure: it ends the command (CliAction)
             return default;
         }
     }
@@ -179,8 +179,13 @@ internal static class TransferOptions
     public static IProgress<TransferProgress>? Named(IProgress<TransferProgress>? progress, string name) =>
         progress is null ? null : new NamedProgress(progress, name);
 
-    /// <summary>Standard output as a raw byte stream (binary data must not go through a text writer).</summary>
-    public static Stream OpenStdout() => Console.OpenStandardOutput();
+    /// <summary>Standard output as a raw byte stream (binary data must not go through a text writer). Not .NET's console
+    /// stream, which ignores a closed pipe: <c>depot cat big.log | head</c> would download the whole file for nothing.
+    /// Writes to a reader that went away fail with EPIPE instead, which ends the command (exit 141).</summary>
+    public static Stream OpenStdout() =>
+        OperatingSystem.IsWindows()
+            ? Console.OpenStandardOutput()
+            : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
 
     private static string RequireGlob(string glob, string option) =>
         string.IsNullOrWhiteSpace(glob) ? throw CliException.Usage($"{option} takes a non-empty GLOB.") : glob;
