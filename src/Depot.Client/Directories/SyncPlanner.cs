@@ -193,6 +193,9 @@ internal static class SyncPlanner
     {
         var replaced = new HashSet<string>(plan.Replacements.Select(r => r.RelativePath), StringComparer.Ordinal);
         var removed = new HashSet<string>(StringComparer.Ordinal);
+        // What the source has below an entry it could not use (a symbolic link, an unreadable directory, an unsafe
+        // remote name) is unknown: nothing below it on the destination may be called "not in source".
+        var unknown = new HashSet<string>(source.Unusable.Keys, StringComparer.Ordinal);
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var entry in destination.Entries.Values.Where(e => !e.IsDirectory))
         {
@@ -207,7 +210,7 @@ internal static class SyncPlanner
         foreach (var entry in destination.Sorted)
         {
             var relative = entry.RelativePath;
-            if (!entry.Selected || source.Occupies(relative) || replaced.Contains(relative) || IsBelow(relative, removed))
+            if (!entry.Selected || source.Occupies(relative) || replaced.Contains(relative) || IsBelow(relative, removed) || IsBelow(relative, unknown))
             {
                 continue;
             }

@@ -116,6 +116,26 @@ public sealed class SyncUploadTests
     }
 
     [Fact]
+    public async Task SyncUpload_DirectoryReplacedBySymlinkWithDelete_KeepsEverythingBelowItRemotely()
+    {
+        // The link is skipped (never followed), so what the source holds below it is unknown: "not in source" would
+        // be a guess, and --delete must not wipe the backup of a directory that was merely moved behind a link.
+        await using var context = await ClientTestContext.StartAsync();
+        var local = TreeKit.Create(Path.Combine(context.Scratch, "src"), ("keep.txt", "k"), ("photos/a.jpg", "1"), ("photos/sub/b.jpg", "22"));
+        await context.Client.SyncAsync(local, "default/s", SyncDirection.Upload, cancellationToken: Ct);
+        var elsewhere = Path.Combine(context.Scratch, "elsewhere");
+        Directory.Move(Path.Combine(local, "photos"), elsewhere);
+        Directory.CreateSymbolicLink(Path.Combine(local, "photos"), elsewhere);
+
+        var result = await context.Client.SyncAsync(local, "default/s", SyncDirection.Upload, new SyncOptions { Delete = true }, cancellationToken: Ct);
+
+        Assert.Equal("", TreeKit.Paths(result.Actions, SyncActionKind.Delete));
+        Assert.Equal(0, result.Deleted);
+        Assert.NotNull(await context.Client.TryStatAsync("default/s/photos/a.jpg", Ct));
+        Assert.NotNull(await context.Client.TryStatAsync("default/s/photos/sub/b.jpg", Ct));
+    }
+
+    [Fact]
     public async Task SyncUpload_DeleteNeverTouchesOutsideTheSyncedDirectory()
     {
         await using var context = await ClientTestContext.StartAsync();

@@ -26,7 +26,7 @@ internal static class QueueRemoveCommand
                 }
                 catch (InvalidOperationException e)
                 {
-                    throw new CliException(ExitCodes.Conflict, $"{e.Message} Stop that 'depot queue run' or wait for it.");
+                    throw new CliException(ExitCodes.Conflict, e.Message);
                 }
 
                 if (!found)

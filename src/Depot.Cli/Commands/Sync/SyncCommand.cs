@@ -102,10 +102,17 @@ internal static class SyncCommand
         || Directory.Exists(ExpandHome(text));
 
     /// <summary>A quoted <c>~/dir</c> reaches us unexpanded; it means the home directory all the same.</summary>
-    private static string ExpandHome(string path) =>
-        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
-            ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + path[1..]
-            : path;
+    private static string ExpandHome(string path)
+    {
+        if (path != "~" && !path.StartsWith("~/", StringComparison.Ordinal))
+        {
+            return path;
+        }
+
+        // Without a home directory .NET answers "", which would turn ~/data into /data: refuse rather than guess.
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return home.Length > 0 ? home + path[1..] : throw CliException.Usage($"cannot expand '{path}': there is no home directory (HOME is not set); give the path explicitly.");
+    }
 
     private static void Report(CliContext context, Command command, SyncResult result)
     {
