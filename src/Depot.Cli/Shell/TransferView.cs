@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Depot.Client;
 using Spectre.Console;
 
@@ -42,8 +43,10 @@ internal static class TransferView
     {
         private const int NameWidth = 40;
         private readonly Dictionary<string, ProgressTask> _files = new(StringComparer.Ordinal);
+        private static readonly TimeSpan MinForcedRefreshInterval = TimeSpan.FromMilliseconds(100);
         private readonly Lock _lock = new();
         private ProgressTask? _overall;
+        private long _lastForcedRefresh;
 
         public void Report(TransferProgress value)
         {
@@ -68,6 +71,13 @@ internal static class TransferView
                     task = context.AddTask(Markup.Escape(Shorten(CliOutput.Sanitize(name))), maxValue: Math.Max(1, value.TotalBytes ?? 1));
                     task.IsIndeterminate = value.TotalBytes is null;
                     _files[name] = task;
+                    if (Stopwatch.GetElapsedTime(_lastForcedRefresh) > MinForcedRefreshInterval)
+                    {
+                        // A file is drawn when it starts, not only at the next timed refresh (100 ms), which fast
+                        // transfers finish before; at most every 100 ms, so thousands of small files cost nothing.
+                        _lastForcedRefresh = Stopwatch.GetTimestamp();
+                        context.Refresh();
+                    }
                 }
 
                 if (value.TotalBytes is { } total)

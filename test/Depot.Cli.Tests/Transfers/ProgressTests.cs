@@ -37,7 +37,7 @@ public sealed class ProgressTests : IAsyncLifetime
     {
         for (var i = 0; i < 5; i++)
         {
-            _c.WriteFile($"many/f{i}.bin", 3L * 1024 * 1024, seed: i);
+            _c.WriteFile($"many/f{i}.bin", 8L * 1024 * 1024, seed: i);
         }
 
         var terminal = await _c.RunInTerminalAsync(["put", "-r", "many", "/t"]);
@@ -46,12 +46,12 @@ public sealed class ProgressTests : IAsyncLifetime
         Assert.True(terminal.ExitCode == 0, terminal.ToString());
         Assert.Contains("\u001b[", terminal.Stdout, StringComparison.Ordinal);
         Assert.Contains("%", terminal.Stdout, StringComparison.Ordinal);
-        Assert.Contains("many/f4.bin -> default/t/f4.bin (3.0 MiB)", terminal.Stdout, StringComparison.Ordinal);
+        Assert.Contains("many/f4.bin -> default/t/f4.bin (8.0 MiB)", terminal.Stdout, StringComparison.Ordinal);
         Assert.True(pipe.ExitCode == 0, pipe.ToString());
         Assert.False(CliTestContext.HasControlCharacters(pipe.Stdout + pipe.Stderr), pipe.ToString());
         var lines = pipe.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"many/f{i}.bin -> default/p/f{i}.bin (3.0 MiB)"), lines[..5].Order(StringComparer.Ordinal));
-        Assert.StartsWith("uploaded 5 files (15 MiB) in ", lines[5], StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"many/f{i}.bin -> default/p/f{i}.bin (8.0 MiB)"), lines[..5].Order(StringComparer.Ordinal));
+        Assert.StartsWith("uploaded 5 files (40 MiB) in ", lines[5], StringComparison.Ordinal);
         Assert.Equal(6, lines.Length);
         var remote = new List<string>();
         await foreach (var entry in _c.Client.ListAsync("/p", new ListOptions(), CliTestContext.Ct))
