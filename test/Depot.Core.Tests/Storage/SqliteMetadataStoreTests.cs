@@ -389,7 +389,8 @@ public sealed partial class SqliteMetadataStoreTests : IAsyncLifetime
         await _store.AddKeyAsync(new ApiKeyRecord(id, "k", ApiKeyTokens.Hash(token), Scopes.Read, null, null, DateTimeOffset.UnixEpoch, null, null), Ct);
         await _store.DisposeAsync();
 
-        var secret = token[(token.LastIndexOf('_') + 1)..];
+        // dpk_{id}_{secret}: the base64url secret may itself hold '_' (its last one could leave a one-letter tail).
+        var secret = token[(token.IndexOf('_', "dpk_".Length) + 1)..];
         foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(DatabasePath)!))
         {
             var text = System.Text.Encoding.Latin1.GetString(await File.ReadAllBytesAsync(file, Ct));
