@@ -77,15 +77,10 @@ export NOOP_RUNS
 # shellcheck source=lib/depot-bench.sh
 . "$(dirname "$0")/lib/depot-bench.sh"
 
-if [ "$INSTALL" = 1 ] && has sync; then "$KIT/setup-peers.sh" install; fi
-for tool in curl dotnet openssl perl /usr/bin/time; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
-if has sync; then
-  for tool in rsync ssh sshd hyperfine jq; do
-    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is not installed (run without --no-install)"
-  done
-fi
-port_busy "$DEPOT_PORT" && die "port $DEPOT_PORT is already in use (use --port)"
-if has sync; then port_busy "${SSHD_PORT:-18022}" && die "port ${SSHD_PORT:-18022} (sshd peer) is already in use (set SSHD_PORT)"; fi
+peers=0 sshd=0
+if has sync; then peers=1; fi
+if has sync; then sshd=1; fi
+depot_bench_preflight "$peers" "$sshd"
 
 # --- scratch dir, traps -------------------------------------------------------------
 depot_bench_scratch depot-client

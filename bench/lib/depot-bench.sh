@@ -146,3 +146,20 @@ depot_bench_make_tree() {
       open(my $f, ">:raw", sprintf("%s/f%05d.bin", $d, $i)) or die; print $f $buf; close($f) or die;
     }' "$1" "$2"
 }
+
+# depot_bench_preflight PEERS SSHD: the tools every Depot run needs (curl, dotnet, openssl, perl, time); with PEERS=1
+# also the kit's peer tools (rsync, ssh, sshd, hyperfine, jq; installed by the kit's setup-peers.sh unless INSTALL=0);
+# a free DEPOT_PORT, and with SSHD=1 a free SSHD_PORT for the kit's sshd peer. Dies with the reason otherwise.
+depot_bench_preflight() {
+  local peers=$1 sshd=$2 tool
+  if [ "$INSTALL" = 1 ] && [ "$peers" = 1 ]; then "$KIT/setup-peers.sh" install; fi
+  for tool in curl dotnet openssl perl /usr/bin/time; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+  if [ "$peers" = 1 ]; then
+    for tool in rsync ssh sshd hyperfine jq; do
+      command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is not installed (run without --no-install)"
+    done
+  fi
+  port_busy "$DEPOT_PORT" && die "port $DEPOT_PORT is already in use (use --port)"
+  if [ "$sshd" = 1 ]; then port_busy "${SSHD_PORT:-18022}" && die "port ${SSHD_PORT:-18022} (sshd peer) is already in use (set SSHD_PORT)"; fi
+  return 0
+}
